@@ -1,0 +1,1 @@
+"""The ``wegweiser`` command line."""

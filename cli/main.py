@@ -1,0 +1,219 @@
+"""``wegweiser``: ask, chat, evaluate, calibrate, validate the knowledge, build the index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+# Offline by default: nothing may reach for a model hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from core.config import Settings  # noqa: E402
+from core.errors import WegweiserError  # noqa: E402
+
+log = logging.getLogger("wegweiser")
+
+
+def _engine(settings: Settings, progress: bool = True) -> Any:
+    from retrieval.engine import AnswerEngine
+
+    return AnswerEngine.build(settings, progress=progress and sys.stderr.isatty())
+
+
+def _print_result(result: Any, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        return
+    out.write(f"[{result.status}] topic={result.topic} entry={result.entry_id} score={result.score:.3f} "
+              f"lang={result.lang} answer_lang={result.answer_lang}\n")
+    if result.answer:
+        out.write(result.answer + "\n")
+    if result.status == "clarify":
+        for c in result.candidates:
+            out.write(f"  - {c.topic} ({c.score:.3f})\n")
+    if result.facts_as_of:
+        label = "" if result.answer_reviewed else " · translation not yet reviewed"
+        out.write(f"(as of {result.facts_as_of}{label}; source: {result.sources[0]['url']})\n")
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    out = sys.stdout
+    if args.batch:
+        if not args.json:
+            raise WegweiserError("--batch writes JSON lines; add --json")
+        source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")  # noqa: SIM115
+        with source:
+            for n, line in enumerate(source, start=1):
+                if not line.strip():
+                    out.write(json.dumps({"line": n, "status": "error", "error": "empty line"}) + "\n")
+                    continue
+                try:
+                    raw = json.loads(line)
+                    if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+                        raise ValueError('expected an object with a "text" string')
+                    lang = raw.get("lang")
+                    if lang is not None and not isinstance(lang, str):
+                        raise ValueError('"lang" must be a string')
+                    result = engine.ask(raw["text"], lang=lang or args.lang)
+                except (ValueError, WegweiserError) as e:
+                    out.write(json.dumps({"line": n, "status": "error", "error": str(e)}, ensure_ascii=False) + "\n")
+                    continue
+                payload = result.to_dict()
+                payload["line"] = n
+                out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+                out.flush()
+        return 0
+    if args.text is None:
+        raise WegweiserError('give a question: wegweiser ask "Wo bekomme ich einen Krankenschein?"')
+    _print_result(engine.ask(args.text, lang=args.lang, mode=args.mode), args.json, out)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    lang = args.lang
+    print("Wegweiser – local chat on the bundled content. Ask in your language; /lang xx to choose one; "
+          "Ctrl-D to leave.\nEmergency: 112 (ambulance) · 110 (police)")
+    while True:
+        try:
+            text = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if text.startswith("/lang"):
+            lang = text.split(maxsplit=1)[1].strip() if " " in text else None
+            print(f"language: {lang or 'automatic'}")
+            continue
+        _print_result(engine.ask(text, lang=lang), False, sys.stdout)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if os.environ.get("TELEGRAM_BOT_TOKEN"):
+        raise WegweiserError(
+            "TELEGRAM_BOT_TOKEN is set, but the Telegram transport is not built yet (issue 3); "
+            "unset it to use the local chat"
+        )
+    return cmd_chat(args, settings)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.evaluate import DEFAULT_EVAL_FILE, evaluate, format_report, load_eval
+
+    engine = _engine(settings)
+    items = load_eval(Path(args.file) if args.file else DEFAULT_EVAL_FILE)
+    report = evaluate(engine, items, mode=args.mode, use_lang=args.use_lang)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+        if args.failures:
+            print("\nmisses:")
+            for f in report.failures[: args.failures]:
+                print("  ", json.dumps(f, ensure_ascii=False))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.calibrate import calibrate
+    from evaluation.evaluate import DEFAULT_EVAL_FILE, load_eval
+    from retrieval.ranking import DEFAULT_THRESHOLDS_FILE
+
+    engine = _engine(settings)
+    items = load_eval(Path(args.file) if args.file else DEFAULT_EVAL_FILE)
+    thresholds, report = calibrate(engine, items)
+    print(json.dumps({"thresholds": thresholds.__dict__, "measured": report}, indent=2))
+    if args.write:
+        target = settings.thresholds_file or DEFAULT_THRESHOLDS_FILE
+        thresholds.save(target, {"calibrated_on": "evaluation/data/bautzen.jsonl (even lines)",
+                                 "embedder": engine.ranker.embedder.name, "measured": report})
+        print(f"written to {target}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from knowledge.loader import read_pack
+
+    folder = Path(args.dir) if args.dir else settings.content_dir
+    pack, problems = read_pack(folder)
+    for p in problems:
+        print(p)
+    topics = len(pack.topics())
+    print(f"{len(pack.entries)} valid entries, {topics} topics, {len(problems)} problem(s) in {folder}",
+          file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.engine import AnswerEngine
+
+    built: list[bool] = []
+    engine = AnswerEngine.build(settings, progress=True, on_index=built.append)
+    state = "built" if built and built[0] else "up to date"
+    print(f"index {state}: {len(engine.pack.entries)} entries, {engine.ranker.index.size} question variants, "
+          f"embedder {engine.ranker.embedder.name}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wegweiser", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (never message text)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question, or a JSON-lines batch")
+    ask.add_argument("text", nargs="?")
+    ask.add_argument("--lang", help="the person's language (otherwise detected)")
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("--batch", metavar="FILE.jsonl", help='one {"text": …, "lang"?: …} per line ("-" = stdin)')
+    ask.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    ask.set_defaults(func=cmd_ask)
+
+    for name, func, helptext in (("chat", cmd_chat, "local chat in the terminal"),
+                                 ("run", cmd_run, "the bot: Telegram with a token, else the local chat")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--lang")
+        p.set_defaults(func=func)
+
+    ev = sub.add_parser("eval", help="accuracy, precision, rejection and emergency recall on an eval set")
+    ev.add_argument("file", nargs="?")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    ev.add_argument("--use-lang", action="store_true", help="pass each item's language instead of detecting it")
+    ev.add_argument("--failures", type=int, default=0, metavar="N", help="print the first N misses")
+    ev.set_defaults(func=cmd_eval)
+
+    cal = sub.add_parser("calibrate", help="fit the fusion weight and thresholds on the eval set")
+    cal.add_argument("file", nargs="?")
+    cal.add_argument("--write", action="store_true")
+    cal.set_defaults(func=cmd_calibrate)
+
+    kn = sub.add_parser("knowledge", help="curated content tools")
+    kn_sub = kn.add_subparsers(dest="knowledge_command", required=True)
+    val = kn_sub.add_parser("validate", help="report every problem in a content pack")
+    val.add_argument("dir", nargs="?")
+    val.set_defaults(func=cmd_validate)
+
+    idx = sub.add_parser("index", help="vector index tools")
+    idx_sub = idx.add_subparsers(dest="index_command", required=True)
+    build = idx_sub.add_parser("build", help="build the index if the content or model changed")
+    build.set_defaults(func=cmd_index)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings))
+    except WegweiserError as e:
+        print(f"wegweiser: {e}", file=sys.stderr)
+        return 2

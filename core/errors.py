@@ -1,0 +1,29 @@
+"""One root exception for everything Wegweiser raises on purpose.
+
+Callers catch :class:`WegweiserError` at the edges (CLI, Telegram handler) and turn it into a
+translated message; foreign errors are wrapped with ``raise … from e`` so the cause survives.
+"""
+
+
+class WegweiserError(Exception):
+    """Root of every error the project raises deliberately."""
+
+
+class ConfigError(WegweiserError):
+    """A setting from the environment is missing or malformed."""
+
+
+class ContentError(WegweiserError):
+    """Curated knowledge could not be loaded or failed validation."""
+
+
+class EmbedderError(WegweiserError):
+    """An embedding model could not be loaded or used."""
+
+
+class IndexError_(WegweiserError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+    """The vector index is missing, stale or corrupt."""
+
+
+class InputError(WegweiserError):
+    """A user's input cannot be processed (empty, oversized, malformed)."""

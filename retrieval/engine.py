@@ -1,0 +1,254 @@
+"""The answer engine: a question in any served language → a curated answer, a clarification,
+an honest "I have none" (escalate), or the emergency numbers.
+
+Order matters and is fixed: the deterministic crisis check runs first, before any model; then an
+explicit request for a person; only then retrieval. The engine is synchronous and thread-safe;
+async callers run :meth:`AnswerEngine.ask` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from core.config import Settings
+from core.errors import InputError
+from core.text import has_letters
+from knowledge.loader import load_pack
+from knowledge.schema import Entry, KnowledgePack
+from nlu.language import LanguageIdentifier, canonical_language
+from nlu.safety import CrisisDetector, HumanRequestDetector
+from retrieval.embedder import Embedder, create_embedder
+from retrieval.index import IndexStore
+from retrieval.ranking import EntryScores, HybridRanker, Thresholds
+from translations.messages import EngineMessages, engine_messages
+
+log = logging.getLogger(__name__)
+
+Status = Literal["answered", "clarify", "escalate", "emergency"]
+Mode = Literal["hybrid", "dense", "lexical"]
+# When a curated answer is missing in the person's language: the closest language they likely read.
+ANSWER_FALLBACKS: dict[str, tuple[str, ...]] = {"prs": ("fa",)}
+DEFAULT_FALLBACK = ("en", "de")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    topic: str
+    entry_id: str
+    score: float
+
+
+@dataclass
+class AnswerResult:
+    status: Status
+    lang: str | None
+    answer_lang: str | None
+    answer: str | None
+    topic: str | None = None
+    entry_id: str | None = None
+    score: float = 0.0
+    machine_translated: bool = False
+    answer_reviewed: bool = False
+    language_fallback: bool = False
+    escalation: str = "none"
+    reason: str | None = None
+    contact: str | None = None
+    facts_as_of: str | None = None
+    sources: list[dict[str, str]] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    truncated: bool = False
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["score"] = round(self.score, 4)
+        out["latency_ms"] = round(self.latency_ms, 2)
+        out["candidates"] = [{**asdict(c), "score": round(c.score, 4)} for c in self.candidates]
+        return out
+
+
+def index_rows(pack: KnowledgePack) -> tuple[list[int], list[str]]:
+    """One row per question variant, grouped by entry (the ranker relies on entry order)."""
+    row_entry: list[int] = []
+    row_texts: list[str] = []
+    for i, entry in enumerate(pack.entries):
+        for _lang, text in entry.variants():
+            row_entry.append(i)
+            row_texts.append(text)
+    return row_entry, row_texts
+
+
+class AnswerEngine:
+    def __init__(
+        self,
+        pack: KnowledgePack,
+        ranker: HybridRanker,
+        thresholds: Thresholds,
+        languages: LanguageIdentifier | None = None,
+        crisis: CrisisDetector | None = None,
+        human: HumanRequestDetector | None = None,
+        messages: EngineMessages | None = None,
+        max_input_chars: int = 4096,
+    ) -> None:
+        self.pack = pack
+        self.ranker = ranker
+        self.thresholds = thresholds
+        self.languages = languages or LanguageIdentifier()
+        self.crisis = crisis or CrisisDetector()
+        self.human = human or HumanRequestDetector()
+        self.messages = messages or engine_messages()
+        self.max_input_chars = max_input_chars
+        self._topic_of = [e.topic for e in pack.entries]
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        progress: bool = False,
+        on_index: Callable[[bool], None] | None = None,
+    ) -> AnswerEngine:
+        pack = load_pack(settings.content_dir)
+        embedder = embedder or create_embedder(settings.embedder, settings.max_query_tokens)
+        row_entry, row_texts = index_rows(pack)
+        store = IndexStore(settings.data_dir / "index" / _safe_name(embedder.name) / _safe_name(pack_name(settings)))
+        index, rebuilt = store.build_or_load(embedder, row_texts, pack.content_hash, progress=progress)
+        if on_index:
+            on_index(rebuilt)
+        ranker = HybridRanker(embedder, index, row_entry, row_texts, len(pack.entries))
+        return cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars)
+
+    # ------------------------------------------------------------------ answering
+    def ask(self, text: str, lang: str | None = None, hint: str | None = None, mode: Mode = "hybrid") -> AnswerResult:
+        """Answer one message. ``lang`` is the person's own choice and always wins; ``hint`` is a prior
+        such as Telegram's ``language_code``. Raises :class:`InputError` only for non-text input."""
+        started = time.perf_counter()
+        if not isinstance(text, str):
+            raise InputError("text must be a string")
+        chosen = canonical_language(lang) if lang else None
+        if lang and chosen is None and lang in {"prs"}:
+            chosen = "fa"
+        truncated = len(text) > self.max_input_chars
+        # The crisis check sees the whole message: a cry for help may come after a long story.
+        crisis = self.crisis.check(text) if text.strip() else None
+        text = text[: self.max_input_chars]
+        person_lang = chosen or self.languages.identify(text, hint).lang or canonical_language(hint)
+
+        if crisis is not None:
+            msg_lang, msg = self.crisis.message(crisis.category, person_lang or "en")
+            result = AnswerResult(
+                status="emergency", lang=person_lang, answer_lang=msg_lang, answer=msg, topic=crisis.topic,
+                escalation="always", reason=f"crisis:{crisis.category}", answer_reviewed=msg_lang in {"de", "en"},
+                contact="emergency_services",
+            )
+        elif not has_letters(text):
+            msg = self.messages.get("empty_input", person_lang)
+            result = AnswerResult(
+                status="clarify", lang=person_lang, answer_lang=msg.lang, answer=msg.text, reason="empty",
+                answer_reviewed=msg.reviewed,
+            )
+        elif self.human.check(text):
+            msg = self.messages.get("human_requested", person_lang)
+            result = AnswerResult(
+                status="escalate", lang=person_lang, answer_lang=msg.lang, answer=msg.text, reason="requested",
+                escalation="always", answer_reviewed=msg.reviewed,
+            )
+        else:
+            result = self._retrieve(text, person_lang, mode)
+        result.truncated = truncated
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        log.debug("answer status=%s topic=%s lang=%s ms=%.1f", result.status, result.topic, result.lang,
+                  result.latency_ms)
+        return result
+
+    def scores(self, text: str, mode: Mode = "hybrid") -> EntryScores:
+        return self.ranker.score(text, dense=mode != "lexical", lexical=mode != "dense")
+
+    def decide(self, scores: EntryScores, thresholds: Thresholds | None = None) -> tuple[Status, list[Candidate]]:
+        """Pure decision on per-entry scores; shared by answering and calibration."""
+        th = thresholds or self.thresholds
+        fused = scores.fused(th.lexical_weight)
+        order = np.argsort(-fused, kind="stable")
+        best = int(order[0])
+        best_score = float(fused[best])
+        # Candidates: the best entry of each topic, best topics first.
+        candidates: list[Candidate] = []
+        seen: set[str] = set()
+        for i in order[:50]:
+            topic = self._topic_of[int(i)]
+            if topic in seen:
+                continue
+            seen.add(topic)
+            candidates.append(Candidate(topic, self.pack.entries[int(i)].id, float(fused[int(i)])))
+            if len(candidates) == 3:
+                break
+        runner_up = candidates[1].score if len(candidates) > 1 else -1.0
+        if best_score >= th.answer and best_score - runner_up >= th.margin:
+            return "answered", candidates
+        if best_score >= th.clarify:
+            close = [c for c in candidates if best_score - c.score <= th.clarify_window]
+            return "clarify", close
+        return "escalate", candidates
+
+    def _retrieve(self, text: str, person_lang: str | None, mode: Mode) -> AnswerResult:
+        status, candidates = self.decide(self.scores(text, mode))
+        top = candidates[0]
+        if status == "answered":
+            entry = self.pack.by_id(top.entry_id)
+            return self._answer(entry, person_lang, top.score, candidates)
+        if status == "clarify":
+            msg = self.messages.get("clarify", person_lang)
+            return AnswerResult(
+                status="clarify", lang=person_lang, answer_lang=msg.lang, answer=msg.text, topic=top.topic,
+                entry_id=top.entry_id, score=top.score, candidates=candidates, reason="ambiguous",
+                answer_reviewed=msg.reviewed,
+            )
+        msg = self.messages.get("no_answer", person_lang)
+        return AnswerResult(
+            status="escalate", lang=person_lang, answer_lang=msg.lang, answer=msg.text, score=top.score,
+            candidates=candidates, reason="no_answer", escalation="offer", answer_reviewed=msg.reviewed,
+        )
+
+    def _answer(self, entry: Entry, person_lang: str | None, score: float, candidates: list[Candidate]) -> (
+        AnswerResult
+    ):
+        answer_lang = pick_answer_language(entry, person_lang)
+        answer = entry.answers[answer_lang]
+        text = answer.text
+        fallback = person_lang is not None and answer_lang != person_lang
+        if fallback:
+            name = self.messages.language_names.get(answer_lang, answer_lang)
+            notice = self.messages.get("fallback_language", person_lang, lang_name=name)
+            text = f"{notice.text}\n\n{text}"
+        return AnswerResult(
+            status="answered", lang=person_lang, answer_lang=answer_lang, answer=text, topic=entry.topic,
+            entry_id=entry.id, score=score, answer_reviewed=answer.status == "reviewed", language_fallback=fallback,
+            escalation=entry.escalation, contact=entry.contact, facts_as_of=entry.facts_as_of.isoformat(),
+            sources=[{"url": s.url, "title": s.title, "date": s.date} for s in entry.sources],
+            candidates=candidates,
+        )
+
+
+def pick_answer_language(entry: Entry, person_lang: str | None) -> str:
+    """The person's language if curated, else the closest curated one, else English, else German."""
+    chain = ((person_lang,) if person_lang else ()) + ANSWER_FALLBACKS.get(person_lang or "", ()) + DEFAULT_FALLBACK
+    for lang in chain:
+        if lang in entry.answers:
+            return lang
+    return "de"
+
+
+def pack_name(settings: Settings) -> str:
+    return Path(settings.content_dir).name or "pack"
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up, then run the linters and the whole test suite (the same command CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+.venv/bin/ruff check .
+.venv/bin/mypy .
+exec .venv/bin/pytest "$@"

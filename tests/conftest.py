@@ -1,0 +1,34 @@
+"""Session-wide fixtures: the real models and the real index are loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from core.config import Settings  # noqa: E402
+from retrieval.embedder import E5SmallEmbedder  # noqa: E402
+from retrieval.engine import AnswerEngine  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    # The shipped defaults; the index cache is the one `scripts/setup.sh` built (or built here once).
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def e5() -> E5SmallEmbedder:
+    return E5SmallEmbedder()
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, e5: E5SmallEmbedder) -> AnswerEngine:
+    return AnswerEngine.build(settings, embedder=e5)
