@@ -24,21 +24,21 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
+import numpy as np
+import psutil
 
-from core.config import Settings  # noqa: E402
-from evaluation.evaluate import DEFAULT_EVAL_FILE, load_eval  # noqa: E402
-from retrieval.embedder import create_embedder  # noqa: E402
-from retrieval.engine import AnswerEngine, Mode, index_rows  # noqa: E402
-from retrieval.index import FaissIndex, embed_in_batches  # noqa: E402
-from retrieval.lexical import LexicalRanker  # noqa: E402
+from core.config import Settings
+from evaluation.evaluate import DEFAULT_EVAL_FILE, load_eval
+from retrieval.embedder import create_embedder
+from retrieval.engine import AnswerEngine, Mode, index_rows
+from retrieval.index import FaissIndex, embed_in_batches
+from retrieval.lexical import LexicalRanker
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
 
 
 def _rss_mib() -> float:
-    return round(psutil.Process().memory_info().rss / 2**20, 1)
+    return round(float(psutil.Process().memory_info().rss) / 2**20, 1)
 
 
 def _typo(text: str, rng: random.Random) -> str:
@@ -94,7 +94,9 @@ def build_times(texts: list[str], embedder_spec: str) -> dict[str, dict[str, flo
     faiss_s = time.perf_counter() - t
     return {
         "hybrid": {"build_s": round(lexical_s + embed_s + faiss_s, 3)},
-        "dense": {"build_s": round(embed_s + faiss_s, 3), "embed_s": round(embed_s, 3), "faiss_add_s": round(faiss_s, 4)},
+        "dense": {
+            "build_s": round(embed_s + faiss_s, 3), "embed_s": round(embed_s, 3), "faiss_add_s": round(faiss_s, 4)
+        },
         "lexical": {"build_s": round(lexical_s, 3)},
         "rows": {"n": len(texts)},
     }

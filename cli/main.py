@@ -15,8 +15,8 @@ from typing import Any, TextIO
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from core.config import Settings  # noqa: E402
-from core.errors import WegweiserError  # noqa: E402
+from core.config import Settings
+from core.errors import WegweiserError
 
 log = logging.getLogger("wegweiser")
 

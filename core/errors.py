@@ -21,7 +21,7 @@ class EmbedderError(WegweiserError):
     """An embedding model could not be loaded or used."""
 
 
-class IndexError_(WegweiserError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+class VectorIndexError(WegweiserError):
     """The vector index is missing, stale or corrupt."""
 
 

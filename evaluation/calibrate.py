@@ -97,13 +97,16 @@ def calibrate(
     for answer, margin in itertools.product(answer_grid, (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08)):
         cand = replace(th, answer=float(answer), margin=margin)
         o = outcome(engine, dev_scored, cand)
-        if o.precision >= min_precision and o.rejection >= min_rejection and (best is None or o.correct_answers > best[0]):
+        feasible = o.precision >= min_precision and o.rejection >= min_rejection
+        if feasible and (best is None or o.correct_answers > best[0]):
             best = (o.correct_answers, cand)
     th = best[1] if best else replace(th, answer=float(fused.max()) + 1)
 
     # 3. Clarify floor: below it nothing is plausible. Keep out-of-scope questions from being
     # clarified as often as they were rejected; people then get the honest "no answer" + a person.
-    oos_best = sorted(float(s.scores.fused(th.lexical_weight).max()) for s in dev_scored if s.item.kind == "out_of_scope")
+    oos_best = sorted(
+        float(s.scores.fused(th.lexical_weight).max()) for s in dev_scored if s.item.kind == "out_of_scope"
+    )
     clarify = float(np.quantile(oos_best, 0.75)) if oos_best else th.answer
     th = replace(th, clarify=min(clarify, th.answer))
 

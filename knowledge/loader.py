@@ -26,6 +26,7 @@ from knowledge.schema import (
 )
 from knowledge.topics import load_topics
 
+
 class _ContentLoader(yaml.SafeLoader):
     """Safe YAML that keeps dates as text, so an impossible date is reported rather than crashing."""
 
@@ -206,7 +207,7 @@ def _parse_entry(raw: Any, rel: str, guide_dir: str, today: date) -> tuple[Entry
             topic=str(topic),
             guide=str(guide),
             facts_as_of=facts_as_of,
-            escalation=escalation,
+            escalation=escalation,  # type: ignore[arg-type]  # checked against ESCALATION_LEVELS above
             contact=str(contact),
             sources=tuple(sources),
             questions=questions,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier as _Py3LangId
+from py3langid.langid import MODEL_FILE
+from py3langid.langid import LanguageIdentifier as _Py3LangId
 
 SERVED_LANGUAGES: tuple[str, ...] = ("de", "en", "ar", "fa", "uk", "ru", "tr", "fr", "ps", "so", "ku", "ti")
 # Dari speakers are served by the Farsi content; Telegram reports "prs" rarely, "fa" mostly.

@@ -150,16 +150,16 @@ class AnswerEngine:
                 contact="emergency_services",
             )
         elif not has_letters(text):
-            msg = self.messages.get("empty_input", person_lang)
+            empty = self.messages.get("empty_input", person_lang)
             result = AnswerResult(
-                status="clarify", lang=person_lang, answer_lang=msg.lang, answer=msg.text, reason="empty",
-                answer_reviewed=msg.reviewed,
+                status="clarify", lang=person_lang, answer_lang=empty.lang, answer=empty.text, reason="empty",
+                answer_reviewed=empty.reviewed,
             )
         elif self.human.check(text):
-            msg = self.messages.get("human_requested", person_lang)
+            handover = self.messages.get("human_requested", person_lang)
             result = AnswerResult(
-                status="escalate", lang=person_lang, answer_lang=msg.lang, answer=msg.text, reason="requested",
-                escalation="always", answer_reviewed=msg.reviewed,
+                status="escalate", lang=person_lang, answer_lang=handover.lang, answer=handover.text,
+                reason="requested", escalation="always", answer_reviewed=handover.reviewed,
             )
         else:
             result = self._retrieve(text, person_lang, mode)

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from core.errors import IndexError_
+from core.errors import VectorIndexError
 from retrieval.embedder import Embedder, Vectors
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class FaissIndex:
     """Exact inner-product search (cosine on normalised vectors) with FAISS."""
 
     def __init__(self, vectors: Vectors) -> None:
-        self._index = faiss.IndexFlatIP(vectors.shape[1])
+        self._index: faiss.Index = faiss.IndexFlatIP(vectors.shape[1])
         if len(vectors):
             self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
@@ -70,7 +70,7 @@ class FaissIndex:
         try:
             return cls.from_faiss(faiss.read_index(str(path)))
         except RuntimeError as e:
-            raise IndexError_(f"cannot read FAISS index {path}: {e}") from e
+            raise VectorIndexError(f"cannot read FAISS index {path}: {e}") from e
 
 
 class BruteForceIndex:
@@ -116,6 +116,10 @@ def embed_in_batches(
     return np.vstack(parts)
 
 
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
@@ -146,7 +150,7 @@ class IndexStore:
             return None
         try:
             index = FaissIndex.load(self.index_path)
-        except IndexError_:
+        except VectorIndexError:
             log.warning("index.corrupt path=%s", self.index_path)
             return None
         if index.size != expected.rows or index.dim != expected.dim:
@@ -158,7 +162,7 @@ class IndexStore:
         # Index first, manifest last: a crash in between leaves a manifest that does not match.
         self.manifest_path.unlink(missing_ok=True)
         _atomic_write(self.index_path, index.save)
-        _atomic_write(self.manifest_path, lambda p: p.write_text(manifest.to_json(), encoding="utf-8"))
+        _atomic_write(self.manifest_path, lambda p: _write_text(p, manifest.to_json()))
 
     def build_or_load(
         self, embedder: Embedder, texts: Sequence[str], content_hash: str, progress: bool = True

@@ -10,9 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from core.config import Settings  # noqa: E402
-from retrieval.embedder import E5SmallEmbedder  # noqa: E402
-from retrieval.engine import AnswerEngine  # noqa: E402
+from core.config import Settings
+from retrieval.embedder import E5SmallEmbedder
+from retrieval.engine import AnswerEngine
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT.parent / "shared"

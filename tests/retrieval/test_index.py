@@ -14,7 +14,7 @@ from retrieval.index import BruteForceIndex, FaissIndex, IndexStore, VectorIndex
 
 def _unit(rng: np.random.Generator, n: int, dim: int = 32) -> Vectors:
     v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
 @pytest.mark.parametrize("make", [FaissIndex, BruteForceIndex])
@@ -53,7 +53,7 @@ class CountingEmbedder:
 
     def _vec(self, texts: Sequence[str]) -> Vectors:
         out = np.array([[hash(t + str(i)) % 97 + 1 for i in range(8)] for t in texts], dtype=np.float32)
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._vec(texts)
