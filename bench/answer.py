@@ -104,7 +104,7 @@ def build_times(texts: list[str], embedder_spec: str) -> dict[str, dict[str, flo
 
 def synthetic_texts(n_entries: int, seed: int = 5) -> list[str]:
     """One question variant per synthetic entry, recombined from real variants' words."""
-    pack_texts = index_rows(AnswerEngine.build(Settings.from_env()).pack)[1]
+    pack_texts = index_rows(AnswerEngine.build(Settings.from_env()).pack).texts
     words = [w for t in pack_texts for w in t.split()]
     rng = random.Random(seed)
     return [" ".join(rng.choice(words) for _ in range(rng.randint(3, 10))) for _ in range(n_entries)]

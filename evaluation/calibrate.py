@@ -83,15 +83,20 @@ def calibrate(
     dev_scored, test_scored = score_items(engine, dev), score_items(engine, test)
     base = engine.thresholds
 
-    # 1. The fusion weight that ranks best (top-1 on dev); thresholds wide open meanwhile.
-    def top1(weight: float) -> int:
-        return outcome(engine, dev_scored, replace(base, lexical_weight=weight, answer=-9, margin=-9)).top1
+    # 1. The fusion weights that rank best (top-1 on dev), on a deliberately coarse grid; ties go
+    # to the weights closest to the defaults, so a lucky split cannot pull them far.
+    def top1(weights: tuple[float, float, float]) -> int:
+        wl, wa, wla = weights
+        trial = replace(base, lexical_weight=wl, answer_weight=wa, answer_lexical_weight=wla, answer=-9, margin=-9)
+        return outcome(engine, dev_scored, trial).top1
 
-    weight = max(np.round(np.arange(0.0, 1.01, 0.05), 2), key=lambda w: (top1(float(w)), -abs(w - 0.3)))
-    th = replace(base, lexical_weight=float(weight))
+    default = (base.lexical_weight, base.answer_weight, base.answer_lexical_weight)
+    grid = list(itertools.product((0.05, 0.1, 0.2), (0.4, 0.6, 0.8, 1.0), (0.1, 0.2, 0.3)))
+    wl, wa, wla = max(grid, key=lambda w: (top1(w), -sum(abs(a - b) for a, b in zip(w, default, strict=True))))
+    th = replace(base, lexical_weight=wl, answer_weight=wa, answer_lexical_weight=wla)
 
     # 2. Answer threshold and margin: most correct answers under the precision/rejection floors.
-    fused = np.array([s.scores.fused(th.lexical_weight).max() for s in dev_scored])
+    fused = np.array([s.scores.fused(th).max() for s in dev_scored])
     answer_grid = np.round(np.quantile(fused, np.linspace(0.0, 0.95, 60)), 4)
     best: tuple[int, Thresholds] | None = None
     for answer, margin in itertools.product(answer_grid, (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08)):
@@ -105,7 +110,7 @@ def calibrate(
     # 3. Clarify floor: below it nothing is plausible. Keep out-of-scope questions from being
     # clarified as often as they were rejected; people then get the honest "no answer" + a person.
     oos_best = sorted(
-        float(s.scores.fused(th.lexical_weight).max()) for s in dev_scored if s.item.kind == "out_of_scope"
+        float(s.scores.fused(th).max()) for s in dev_scored if s.item.kind == "out_of_scope"
     )
     clarify = float(np.quantile(oos_best, 0.75)) if oos_best else th.answer
     th = replace(th, clarify=min(clarify, th.answer))

@@ -36,6 +36,12 @@ Mode = Literal["hybrid", "dense", "lexical"]
 # When a curated answer is missing in the person's language: the closest language they likely read.
 ANSWER_FALLBACKS: dict[str, tuple[str, ...]] = {"prs": ("fa",)}
 DEFAULT_FALLBACK = ("en", "de")
+# After the emergency reply, the entry that helps next: chosen by retrieval among these topics.
+CRISIS_TOPICS: dict[str, tuple[str, ...]] = {
+    "medical": ("emergency_numbers", "hospitals_emergency_rooms", "pregnancy_and_birth", "children_health"),
+    "suicidal": ("suicidal_thoughts_crisis", "mental_health_psychosocial_support"),
+    "violence": ("violence_against_women", "racist_violence_discrimination"),
+}
 
 
 @dataclass(frozen=True)
@@ -74,15 +80,24 @@ class AnswerResult:
         return out
 
 
-def index_rows(pack: KnowledgePack) -> tuple[list[int], list[str]]:
-    """One row per question variant, grouped by entry (the ranker relies on entry order)."""
-    row_entry: list[int] = []
-    row_texts: list[str] = []
-    for i, entry in enumerate(pack.entries):
-        for _lang, text in entry.variants():
-            row_entry.append(i)
-            row_texts.append(text)
-    return row_entry, row_texts
+@dataclass(frozen=True)
+class IndexRows:
+    """What the index holds: one row per question variant, then one per answer text."""
+
+    entry: list[int]
+    is_answer: list[bool]
+    texts: list[str]
+
+
+def index_rows(pack: KnowledgePack) -> IndexRows:
+    rows = IndexRows([], [], [])
+    for is_answer in (False, True):
+        for i, entry in enumerate(pack.entries):
+            texts = [a.text for a in entry.answers.values()] if is_answer else [q for _, q in entry.variants()]
+            rows.entry.extend([i] * len(texts))
+            rows.is_answer.extend([is_answer] * len(texts))
+            rows.texts.extend(texts)
+    return rows
 
 
 class AnswerEngine:
@@ -118,12 +133,12 @@ class AnswerEngine:
     ) -> AnswerEngine:
         pack = load_pack(settings.content_dir)
         embedder = embedder or create_embedder(settings.embedder, settings.max_query_tokens)
-        row_entry, row_texts = index_rows(pack)
+        rows = index_rows(pack)
         store = IndexStore(settings.data_dir / "index" / _safe_name(embedder.name) / _safe_name(pack_name(settings)))
-        index, rebuilt = store.build_or_load(embedder, row_texts, pack.content_hash, progress=progress)
+        index, rebuilt = store.build_or_load(embedder, rows.texts, pack.content_hash, progress=progress)
         if on_index:
             on_index(rebuilt)
-        ranker = HybridRanker(embedder, index, row_entry, row_texts, len(pack.entries))
+        ranker = HybridRanker(embedder, index, rows.entry, rows.is_answer, rows.texts, len(pack.entries))
         return cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars)
 
     # ------------------------------------------------------------------ answering
@@ -144,10 +159,11 @@ class AnswerEngine:
 
         if crisis is not None:
             msg_lang, msg = self.crisis.message(crisis.category, person_lang or "en")
+            related = self._related_entry(text, crisis.category, crisis.topic, mode)
             result = AnswerResult(
-                status="emergency", lang=person_lang, answer_lang=msg_lang, answer=msg, topic=crisis.topic,
-                escalation="always", reason=f"crisis:{crisis.category}", answer_reviewed=msg_lang in {"de", "en"},
-                contact="emergency_services",
+                status="emergency", lang=person_lang, answer_lang=msg_lang, answer=msg, topic=related.topic,
+                entry_id=related.id, escalation="always", reason=f"crisis:{crisis.category}",
+                answer_reviewed=msg_lang in {"de", "en"}, contact="emergency_services",
             )
         elif not has_letters(text):
             empty = self.messages.get("empty_input", person_lang)
@@ -169,13 +185,22 @@ class AnswerEngine:
                   result.latency_ms)
         return result
 
+    def _related_entry(self, text: str, category: str, default_topic: str, mode: Mode) -> Entry:
+        """The entry to offer after the emergency numbers (the numbers never wait for this)."""
+        allowed = CRISIS_TOPICS.get(category, (default_topic,))
+        fused = self.scores(text, mode).fused(self.thresholds)
+        candidates = [i for i, topic in enumerate(self._topic_of) if topic in allowed]
+        if not candidates:
+            candidates = [i for i, topic in enumerate(self._topic_of) if topic == default_topic] or [0]
+        return self.pack.entries[max(candidates, key=lambda i: float(fused[i]))]
+
     def scores(self, text: str, mode: Mode = "hybrid") -> EntryScores:
         return self.ranker.score(text, dense=mode != "lexical", lexical=mode != "dense")
 
     def decide(self, scores: EntryScores, thresholds: Thresholds | None = None) -> tuple[Status, list[Candidate]]:
         """Pure decision on per-entry scores; shared by answering and calibration."""
         th = thresholds or self.thresholds
-        fused = scores.fused(th.lexical_weight)
+        fused = scores.fused(th)
         order = np.argsort(-fused, kind="stable")
         best = int(order[0])
         best_score = float(fused[best])

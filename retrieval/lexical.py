@@ -18,9 +18,12 @@ class LexicalRanker:
         self._vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, preprocessor=normalise, dtype=np.float32
         )
-        self._matrix = self._vectorizer.fit_transform(list(texts))
+        # Column-major: a query touches few n-grams, so only those columns are read.
+        self._columns = self._vectorizer.fit_transform(list(texts)).tocsc()
 
     def scores(self, query: str) -> npt.NDArray[np.float32]:
         """Cosine similarity of ``query`` with every row (rows are L2-normalised by TF-IDF)."""
         q = self._vectorizer.transform([query])
-        return np.asarray((self._matrix @ q.T).toarray().ravel(), dtype=np.float32)
+        if q.nnz == 0:
+            return np.zeros(self._columns.shape[0], dtype=np.float32)
+        return np.asarray(self._columns[:, q.indices] @ q.data, dtype=np.float32).ravel()

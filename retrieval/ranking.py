@@ -22,7 +22,11 @@ DEFAULT_THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 class Thresholds:
     """Calibrated on the evaluation set by ``wegweiser calibrate`` (see retrieval/thresholds.json)."""
 
-    lexical_weight: float = 0.3  # fused = dense + w * lexical
+    # fused = dense(variants) + lexical_weight·lexical(variants)
+    #         + answer_weight·dense(answers) + answer_lexical_weight·lexical(answers)
+    lexical_weight: float = 0.1
+    answer_weight: float = 0.8
+    answer_lexical_weight: float = 0.2
     answer: float = 1.0  # best fused score needed to answer
     margin: float = 0.02  # lead over the best entry of another topic needed to answer
     clarify: float = 0.9  # below this: no candidate is plausible → escalate
@@ -46,53 +50,78 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class EntryScores:
-    """Per-entry evidence for one query; arrays are indexed like the ranker's entry list."""
+    """Per-entry evidence for one query (arrays indexed like the pack's entries): the best-matching
+    question variant and the best-matching answer text, each densely and lexically."""
 
     dense: npt.NDArray[np.float32]
     lexical: npt.NDArray[np.float32]
+    answer_dense: npt.NDArray[np.float32]
+    answer_lexical: npt.NDArray[np.float32]
 
-    def fused(self, lexical_weight: float) -> npt.NDArray[np.float32]:
-        return self.dense + np.float32(lexical_weight) * self.lexical
+    def fused(self, th: Thresholds) -> npt.NDArray[np.float32]:
+        return (
+            self.dense
+            + np.float32(th.lexical_weight) * self.lexical
+            + np.float32(th.answer_weight) * self.answer_dense
+            + np.float32(th.answer_lexical_weight) * self.answer_lexical
+        )
 
 
 class HybridRanker:
-    """Scores every entry by its best-matching question variant, densely and lexically."""
+    """Scores every entry by its best-matching question variant and answer, densely and lexically.
+
+    The index holds one row per question variant and one per answer text (answers widen the
+    vocabulary a question can match: "visit my cousin in Hamburg" meets the answer on travel
+    permission even when no variant mentions a visit). ``row_entry[i]`` is the entry of row ``i``,
+    ``row_is_answer[i]`` its kind.
+    """
 
     def __init__(
         self,
         embedder: Embedder,
         index: VectorIndex,
         row_entry: Sequence[int],
+        row_is_answer: Sequence[bool],
         row_texts: Sequence[str],
         n_entries: int,
-        dense_k: int = 512,
     ) -> None:
         self.embedder = embedder
         self.index = index
         self._row_entry = np.asarray(row_entry, dtype=np.int64)
+        self._is_answer = np.asarray(row_is_answer, dtype=bool)
         self._n_entries = n_entries
-        self._dense_k = dense_k
+        # Rows of each kind are grouped by entry, so a per-entry maximum is one reduceat per kind.
+        self._segments = {kind: self._segment_starts(kind) for kind in (False, True)}
         self.lexical = LexicalRanker(row_texts)
 
-    def _per_entry_max(self, rows: npt.NDArray[np.int64], scores: npt.NDArray[np.float32], floor: float) -> (
-        npt.NDArray[np.float32]
-    ):
+    def _segment_starts(self, kind: bool) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        rows = np.flatnonzero(self._is_answer == kind)
+        entries = self._row_entry[rows]
+        if len(entries) and np.any(np.diff(entries) < 0):
+            raise ValueError("index rows must be grouped by entry within each kind")
+        present, starts = np.unique(entries, return_index=True)
+        return rows, present, starts.astype(np.int64)
+
+    def _per_entry_max(self, scores: npt.NDArray[np.float32], answers: bool, floor: float) -> npt.NDArray[np.float32]:
+        rows, present, starts = self._segments[answers]
         out = np.full(self._n_entries, floor, dtype=np.float32)
-        np.maximum.at(out, self._row_entry[rows], scores)
+        if len(rows):
+            out[present] = np.maximum.reduceat(scores[rows], starts)
         return out
 
     def score(self, query: str, dense: bool = True, lexical: bool = True) -> EntryScores:
         zeros = np.zeros(self._n_entries, dtype=np.float32)
-        dense_scores = zeros
+        dense_q = dense_a = lexical_q = lexical_a = zeros
         if dense:
             vec = self.embedder.embed_queries([query])
-            sims, ids = self.index.search(vec, self._dense_k)
-            sims, ids = sims[0], ids[0]
-            keep = ids >= 0
-            # Entries outside the top k get the lowest score seen: a safe lower bound.
-            dense_scores = self._per_entry_max(ids[keep], sims[keep], float(sims[keep].min()))
-        lexical_scores = zeros
+            # Exact search over every row: a district pack is a few thousand rows (< 1 ms).
+            sims, ids = self.index.search(vec, self.index.size)
+            row_scores = np.empty(self.index.size, dtype=np.float32)
+            row_scores[ids[0]] = sims[0]
+            dense_q = self._per_entry_max(row_scores, answers=False, floor=-1.0)
+            dense_a = self._per_entry_max(row_scores, answers=True, floor=-1.0)
         if lexical:
             lex = self.lexical.scores(query)
-            lexical_scores = self._per_entry_max(np.arange(len(lex), dtype=np.int64), lex, 0.0)
-        return EntryScores(dense_scores, lexical_scores)
+            lexical_q = self._per_entry_max(lex, answers=False, floor=0.0)
+            lexical_a = self._per_entry_max(lex, answers=True, floor=0.0)
+        return EntryScores(dense_q, lexical_q, dense_a, lexical_a)
