@@ -59,12 +59,13 @@ class EntryScores:
     answer_lexical: npt.NDArray[np.float32]
 
     def fused(self, th: Thresholds) -> npt.NDArray[np.float32]:
-        return (
+        out: npt.NDArray[np.float32] = (
             self.dense
             + np.float32(th.lexical_weight) * self.lexical
             + np.float32(th.answer_weight) * self.answer_dense
             + np.float32(th.answer_lexical_weight) * self.answer_lexical
         )
+        return out
 
 
 class HybridRanker:
