@@ -78,29 +78,19 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    lang = args.lang
-    print("Wegweiser – local chat on the bundled content. Ask in your language; /lang xx to choose one; "
-          "Ctrl-D to leave.\nEmergency: 112 (ambulance) · 110 (police)")
-    while True:
-        try:
-            text = input("> ")
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if text.startswith("/lang"):
-            lang = text.split(maxsplit=1)[1].strip() if " " in text else None
-            print(f"language: {lang or 'automatic'}")
-            continue
-        _print_result(engine.ask(text, lang=lang), False, sys.stdout)
+    from bot.app import run_terminal
+
+    run_terminal(settings, args.lang)
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        raise WegweiserError(
-            "TELEGRAM_BOT_TOKEN is set, but the Telegram transport is not built yet (issue 3); "
-            "unset it to use the local chat"
-        )
+    """The Telegram bot when a token is configured, else the local terminal chat."""
+    if settings.telegram_token:
+        from bot.app import run_telegram
+
+        run_telegram(settings)
+        return 0
     return cmd_chat(args, settings)
 
 

@@ -27,6 +27,10 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
 
 
+def _flag(env: dict[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the answer engine; defaults serve the bundled Bautzen pack."""
@@ -40,6 +44,22 @@ class Settings:
     max_query_tokens: int = 48
     max_input_chars: int = 4096
     log_text: bool = False
+    # The bot (Telegram transport, storage, privacy)
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    database_url: str | None = None  # default: SQLite in data_dir
+    pseudonym_key: str | None = field(default=None, repr=False)
+    retention_days: int = 30
+    allow_groups: bool = False
+    webhook_url: str | None = None  # set → webhook mode instead of long polling
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    district: str = "Bautzen"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'wegweiser.db'}"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,5 +73,16 @@ class Settings:
             thresholds_file=Path(thresholds) if thresholds else None,
             max_query_tokens=_int(env, "WEGWEISER_MAX_QUERY_TOKENS", base.max_query_tokens),
             max_input_chars=_int(env, "WEGWEISER_MAX_INPUT_CHARS", base.max_input_chars),
-            log_text=env.get("WEGWEISER_LOG_TEXT", "").lower() in {"1", "true", "yes"},
+            log_text=_flag(env, "WEGWEISER_LOG_TEXT"),
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_url=env.get("TELEGRAM_API_URL") or base.telegram_api_url,
+            database_url=env.get("WEGWEISER_DATABASE_URL") or None,
+            pseudonym_key=env.get("WEGWEISER_PSEUDONYM_KEY") or None,
+            retention_days=_int(env, "WEGWEISER_RETENTION_DAYS", base.retention_days),
+            allow_groups=_flag(env, "WEGWEISER_ALLOW_GROUPS"),
+            webhook_url=env.get("WEBHOOK_URL") or None,
+            webhook_secret=env.get("WEBHOOK_SECRET") or None,
+            webhook_listen=env.get("WEBHOOK_LISTEN") or base.webhook_listen,
+            webhook_port=_int(env, "WEBHOOK_PORT", base.webhook_port),
+            district=env.get("WEGWEISER_DISTRICT") or base.district,
         )

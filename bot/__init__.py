@@ -1,0 +1,1 @@
+"""Telegram transport, the dialogue service and (later) escalation to people."""

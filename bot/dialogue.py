@@ -1,0 +1,249 @@
+"""The dialogue service: one incoming message in, exactly one reply out.
+
+It never imports ``telegram``: the Telegram transport, the terminal chat and the tests all hand it
+an :class:`IncomingMessage` and an :class:`OutputPort`. Heavy work (embedding, search, database)
+runs in worker threads so the event loop stays free for other people's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.ports import Button, IncomingMessage, OutputPort, Reply
+from bot.store import Store
+from knowledge.schema import Entry
+from nlu.language import SERVED_LANGUAGES, canonical_language
+from retrieval.engine import AnswerEngine, AnswerResult
+from translations.messages import engine_messages
+from translations.ui import UiCatalog, ui_catalog
+
+log = logging.getLogger(__name__)
+
+# Language picker order: the district's largest groups first; names in their own script.
+PICKER_LANGUAGES = ("ar", "fa", "uk", "ru", "tr", "ps", "ti", "ku", "so", "fr", "en", "de")
+COMMANDS = ("start", "language", "help", "human", "privacy", "delete")
+MAX_TEXT_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    district: str = "Bautzen"
+    retention_days: int = 30
+    allow_groups: bool = False
+    flood_messages: int = 8  # at most this many messages …
+    flood_window_s: float = 30.0  # … per person within this many seconds
+
+
+def entry_code(entry_id: str) -> str:
+    """A short, stable code for callback data (Telegram allows 64 bytes)."""
+    return hashlib.sha1(entry_id.encode(), usedforsecurity=False).hexdigest()[:10]
+
+
+class FloodGuard:
+    """Sliding window per person; the first message over the limit gets one kind notice."""
+
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit, self._window, self._clock = limit, window_s, clock
+        self._seen: dict[str, deque[float]] = {}
+        self._warned: dict[str, float] = {}
+
+    def check(self, user_key: str) -> str:
+        """'ok', 'warn' (first over the limit) or 'drop' (already warned in this window)."""
+        now = self._clock()
+        times = self._seen.setdefault(user_key, deque())
+        while times and now - times[0] > self._window:
+            times.popleft()
+        times.append(now)
+        if len(times) <= self._limit:
+            return "ok"
+        if now - self._warned.get(user_key, -1e9) > self._window:
+            self._warned[user_key] = now
+            return "warn"
+        return "drop"
+
+
+class DialogueService:
+    def __init__(
+        self,
+        engine: AnswerEngine,
+        store: Store,
+        settings: DialogueSettings | None = None,
+        ui: UiCatalog | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.settings = settings or DialogueSettings()
+        self.ui = ui or ui_catalog()
+        self.flood = FloodGuard(self.settings.flood_messages, self.settings.flood_window_s)
+        self._entries = {entry_code(e.id): e for e in engine.pack.entries}
+        self._language_names = engine_messages().language_names
+
+    # ------------------------------------------------------------------ helpers
+    def t(self, lang: str | None, key: str, **values: object) -> str:
+        return self.ui.get(lang, key, **values)
+
+    async def _language(self, msg: IncomingMessage) -> str | None:
+        state = await asyncio.to_thread(self.store.person, msg.user_key)
+        if state and state.language:
+            return state.language
+        return canonical_language(msg.language_hint)
+
+    def picker(self, hint: str | None) -> Reply:
+        first = canonical_language(hint)
+        order = ([first] if first in PICKER_LANGUAGES else []) + [lang for lang in PICKER_LANGUAGES if lang != first]
+        buttons = [Button(("✓ " if lang == first else "") + self._language_names[lang], f"lang:{lang}") for lang in order]
+        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+        # Before a choice, the prompt speaks the client's language and English.
+        prompt = self.t(first, "start.choose_language")
+        if first not in (None, "en"):
+            prompt += "\n" + self.t("en", "start.choose_language")
+        return Reply(prompt, rows, first)
+
+    # ------------------------------------------------------------------ entry point
+    async def handle(self, msg: IncomingMessage, out: OutputPort) -> None:
+        """Answer one message with exactly one reply (a flood gets one notice per window)."""
+        lang = await self._language(msg)
+        if not msg.private and not self.settings.allow_groups:
+            await out.send(msg.chat, Reply(self.t(lang, "group.private_only"), lang=lang))
+            return
+        verdict = self.flood.check(msg.user_key)
+        if verdict != "ok":
+            if verdict == "warn":
+                await out.send(msg.chat, Reply(self.t(lang, "input.flood"), lang=lang))
+            log.info("dialogue.flood verdict=%s", verdict)
+            return
+        try:
+            reply = await self._dispatch(msg, lang)
+        except Exception:
+            # Whatever broke, the person still gets an answer and a way to a human.
+            log.exception("dialogue.failed kind=%s", msg.kind)
+            reply = Reply(self.t(lang, "no_answer.body"), [[Button(self.t(lang, "button.human"), "human")]], lang)
+        await out.send(msg.chat, reply)
+
+    async def _dispatch(self, msg: IncomingMessage, lang: str | None) -> Reply:
+        if msg.kind == "command":
+            return await self._command(msg, lang)
+        if msg.kind == "callback":
+            return await self._callback(msg, lang)
+        if msg.kind == "text":
+            return await self._question(msg, lang)
+        key = {
+            "voice": "input.voice", "photo": "input.photo", "sticker": "input.sticker",
+            "location": "input.location", "document": "input.document", "edited": "input.edited",
+        }.get(msg.kind, "input.unsupported")
+        return Reply(self.t(lang, key), lang=lang)
+
+    # ------------------------------------------------------------------ commands
+    async def _command(self, msg: IncomingMessage, lang: str | None) -> Reply:
+        cmd = (msg.command or "").lower()
+        if cmd in {"start", "language"}:
+            return self.picker(lang if cmd == "language" else (lang or msg.language_hint))
+        if cmd == "help":
+            return Reply(self.t(lang, "help.body"), lang=lang)
+        if cmd == "privacy":
+            return Reply(self.t(lang, "privacy.body", days=self.settings.retention_days), lang=lang)
+        if cmd == "human":
+            return Reply(self.t(lang, "human.ack"), lang=lang)
+        if cmd == "delete":
+            buttons = [[Button(self.t(lang, "delete.confirm_button"), "del:yes"),
+                        Button(self.t(lang, "delete.cancel_button"), "del:no")]]
+            return Reply(self.t(lang, "delete.confirm"), buttons, lang)
+        return Reply(self.t(lang, "input.unknown_command"), lang=lang)
+
+    # ------------------------------------------------------------------ buttons
+    async def _callback(self, msg: IncomingMessage, lang: str | None) -> Reply:
+        data = msg.callback_data or ""
+        kind, _, arg = data.partition(":")
+        if kind == "lang" and arg in SERVED_LANGUAGES:
+            await asyncio.to_thread(self.store.set_language, msg.user_key, arg)
+            text = "\n\n".join(
+                [self.t(arg, "language.changed", language=self._language_names[arg]),
+                 self.t(arg, "welcome.body", district=self.settings.district),
+                 self.t(arg, "privacy.body", days=self.settings.retention_days)]
+            )
+            return Reply(text, [[Button(self.t(arg, "privacy.accept_button"), "ok:privacy")]], arg)
+        if data == "ok:privacy":
+            await asyncio.to_thread(self.store.set_consent, msg.user_key)
+            return Reply(self.t(lang, "help.body"), lang=lang)
+        if kind in {"up", "down"} and arg in self._entries:
+            helpful = kind == "up"
+            await asyncio.to_thread(self.store.add_feedback, msg.user_key, self._entries[arg].id, helpful)
+            if helpful:
+                return Reply(self.t(lang, "feedback.thanks"), lang=lang)
+            return Reply(self.t(lang, "feedback.sorry"), [[Button(self.t(lang, "button.human"), "human")]], lang)
+        if kind == "de" and arg in self._entries:
+            entry = self._entries[arg]
+            return Reply(entry.answers["de"].text + "\n\n" + self._source_line(entry, "de"), lang="de")
+        if kind == "topic" and arg in self._entries:
+            return self._answer_reply(self._entries[arg], lang)
+        if data in {"human", "none"}:
+            return Reply(self.t(lang, "human.ack"), lang=lang)
+        if data == "del:yes":
+            deleted = await asyncio.to_thread(self.store.delete_person, msg.user_key)
+            return Reply(self.t(None if lang is None else lang, "delete.done", feedback=deleted.feedback,
+                                questions=0), lang=lang)
+        if data == "del:no":
+            return Reply(self.t(lang, "delete.cancelled"), lang=lang)
+        # Forged or outdated button data: say nothing happened rather than guess.
+        return Reply(self.t(lang, "input.unknown_command"), lang=lang)
+
+    # ------------------------------------------------------------------ questions
+    async def _question(self, msg: IncomingMessage, lang: str | None) -> Reply:
+        text = msg.text or ""
+        if msg.text and msg.text.startswith("/"):
+            return Reply(self.t(lang, "input.unknown_command"), lang=lang)
+        result: AnswerResult = await asyncio.to_thread(self.engine.ask, text, lang, msg.language_hint)
+        person_lang = result.lang or lang
+        prefix = self.t(person_lang, "input.too_long") + "\n\n" if len(text) > MAX_TEXT_CHARS else ""
+        if result.status == "emergency":
+            return Reply(prefix + (result.answer or ""), [[Button(self.t(person_lang, "button.human"), "human")]],
+                         person_lang)
+        if result.reason == "empty":
+            return Reply(self.t(person_lang, "input.empty"), lang=person_lang)
+        if result.status == "answered" and result.entry_id:
+            entry = self.engine.pack.by_id(result.entry_id)
+            reply = self._answer_reply(entry, person_lang, result)
+            return Reply(prefix + reply.text, reply.buttons, reply.lang)
+        if result.status == "clarify":
+            rows = [[Button(self.t(person_lang, f"topic.{c.topic}"), f"topic:{entry_code(c.entry_id)}")]
+                    for c in result.candidates[:3]]
+            rows.append([Button(self.t(person_lang, "button.none_of_these"), "none")])
+            return Reply(prefix + self.t(person_lang, "clarify.prompt"), rows, person_lang)
+        if result.reason == "requested":
+            return Reply(self.t(person_lang, "human.ack"), lang=person_lang)
+        # No reliable answer: keep the question (text only, no identity) so staff can add one.
+        await asyncio.to_thread(self.store.add_unanswered, text[:MAX_TEXT_CHARS], person_lang)
+        return Reply(prefix + self.t(person_lang, "no_answer.body"),
+                     [[Button(self.t(person_lang, "button.human"), "human")]], person_lang)
+
+    def _source_line(self, entry: Entry, lang: str | None) -> str:
+        source = entry.sources[0]
+        return self.t(lang, "answer.source", source=source.title, date=entry.facts_as_of.strftime("%d.%m.%Y"))
+
+    def _answer_reply(self, entry: Entry, lang: str | None, result: AnswerResult | None = None) -> Reply:
+        if result is not None and result.answer:
+            text, answer_lang = result.answer, result.answer_lang or "de"
+        else:
+            from retrieval.engine import pick_answer_language
+
+            answer_lang = pick_answer_language(entry, lang)
+            text = entry.answers[answer_lang].text
+        parts = [text]
+        if entry.answers[answer_lang].status != "reviewed":
+            parts.append("ⓘ " + self.t(lang, "answer.label.unreviewed"))
+        parts.append(self._source_line(entry, lang) + " · " + self.t(lang, "answer.general_info"))
+        code = entry_code(entry.id)
+        rows = [
+            [Button(self.t(lang, "button.helpful"), f"up:{code}"), Button(self.t(lang, "button.not_helpful"),
+                                                                          f"down:{code}")],
+            [Button(self.t(lang, "button.human"), "human")],
+        ]
+        if answer_lang != "de":
+            rows[1].append(Button(self.t(lang, "button.show_german"), f"de:{code}"))
+        return Reply("\n\n".join(parts), rows, lang)

@@ -1,0 +1,209 @@
+"""Telegram transport: python-telegram-bot 22 turns updates into plain messages for the dialogue.
+
+Handlers hold no business logic. Updates run concurrently across chats and in order within a chat;
+replies respect Telegram's limits (30 messages/s overall, 1 message/s per chat): they wait in line
+rather than being dropped, ``RetryAfter`` is waited out, and ``Forbidden`` (the person blocked the
+bot) marks the person inactive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
+
+from bot.dialogue import COMMANDS, DialogueService
+from bot.ports import IncomingMessage, InputKind, Reply
+from bot.store import Pseudonymizer, Store
+from core.config import Settings
+
+log = logging.getLogger(__name__)
+TELEGRAM_MAX_CHARS = 4096
+CHANNEL = "telegram"
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Concurrent across chats, strictly in arrival order within one chat."""
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked() and self._locks.get(chat.id) is lock:
+                del self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to allocate."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+
+class TelegramOutput:
+    """The dialogue's output port for Telegram, with queuing and retries."""
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], store: Store,
+                 pseudonyms: Pseudonymizer, max_retries: int = 5) -> None:
+        self._app = application
+        self._store = store
+        self._pseudonyms = pseudonyms
+        self._max_retries = max_retries
+        self._global = AsyncLimiter(30, 1)
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._last_sent: dict[str, float] = {}
+
+    async def send(self, chat: str, reply: Reply) -> None:
+        markup = None
+        if reply.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+            )
+        chunks = [reply.text[i : i + TELEGRAM_MAX_CHARS] for i in range(0, len(reply.text), TELEGRAM_MAX_CHARS)]
+        lock = self._chat_locks.setdefault(chat, asyncio.Lock())
+        async with lock:
+            for n, chunk in enumerate(chunks or [" "]):
+                await self._send_one(chat, chunk, markup if n == len(chunks) - 1 else None)
+
+    async def _send_one(self, chat: str, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        for attempt in range(self._max_retries + 1):
+            # Telegram allows about one message per second in a private chat.
+            wait = self._last_sent.get(chat, 0.0) + 1.0 - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            async with self._global:
+                try:
+                    # No parse_mode: text goes out verbatim, so nothing a person writes can inject markup.
+                    await self._app.bot.send_message(chat_id=int(chat), text=text, reply_markup=markup)
+                    self._last_sent[chat] = time.monotonic()
+                    return
+                except RetryAfter as e:
+                    delay = e.retry_after if isinstance(e.retry_after, int | float) else e.retry_after.total_seconds()
+                    log.warning("telegram.retry_after seconds=%s attempt=%d", delay, attempt)
+                    await asyncio.sleep(float(delay))
+                except BadRequest as e:
+                    # Our own mistake (e.g. malformed markup): retrying cannot help.
+                    log.error("telegram.bad_request error=%s", e)
+                    return
+                except Forbidden:
+                    log.info("telegram.forbidden: person marked inactive")
+                    await asyncio.to_thread(self._store.mark_inactive, self._pseudonyms.key(CHANNEL, chat))
+                    return
+                except (TimedOut, NetworkError) as e:
+                    log.warning("telegram.send_failed error=%s attempt=%d", type(e).__name__, attempt)
+                    await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
+        log.error("telegram.send_gave_up after %d attempts", self._max_retries + 1)
+
+
+def _kind(message: Message) -> InputKind:
+    if message.text is not None:
+        return "command" if message.text.startswith("/") else "text"
+    if message.voice or message.audio or message.video_note:
+        return "voice"
+    if message.photo or message.video or message.animation:
+        return "photo"
+    if message.sticker:
+        return "sticker"
+    if message.location or message.venue:
+        return "location"
+    if message.document:
+        return "document"
+    return "unsupported"
+
+
+def to_incoming(update: Update, pseudonyms: Pseudonymizer) -> IncomingMessage | None:
+    """Translate an update into the dialogue's plain message; None for updates that need no reply."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None or user.is_bot:
+        return None
+    key = pseudonyms.key(CHANNEL, user.id)
+    private = chat.type == ChatType.PRIVATE
+    if update.callback_query is not None:
+        return IncomingMessage(key, str(chat.id), "callback", callback_data=update.callback_query.data,
+                               language_hint=user.language_code, private=private)
+    if update.edited_message is not None:
+        return IncomingMessage(key, str(chat.id), "edited", language_hint=user.language_code, private=private)
+    message = update.message
+    if message is None:
+        return None
+    kind = _kind(message)
+    text = message.text or message.caption or ""
+    command = None
+    if kind == "command":
+        command = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if len(text) > 1 else ""
+    return IncomingMessage(key, str(chat.id), kind, text=text, command=command,
+                           language_hint=user.language_code, private=private)
+
+
+class TelegramBot:
+    """Wires the Application, the dialogue service and the output port."""
+
+    def __init__(self, settings: Settings, dialogue: DialogueService, store: Store, pseudonyms: Pseudonymizer) -> None:
+        if not settings.telegram_token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.settings = settings
+        self.dialogue = dialogue
+        self.store = store
+        self.pseudonyms = pseudonyms
+        builder = (
+            ApplicationBuilder()
+            .token(settings.telegram_token)
+            .base_url(settings.telegram_api_url)
+            .concurrent_updates(PerChatUpdateProcessor())
+            # getUpdates holds its connection for the whole long poll; give it its own pool.
+            .get_updates_connection_pool_size(4)
+            .connection_pool_size(32)
+            .post_init(self._post_init)
+        )
+        self.application = builder.build()
+        self.output = TelegramOutput(self.application, store, pseudonyms)
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        # The HTTP client logs request URLs, which contain the bot token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    async def _post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        ui = self.dialogue.ui
+        for lang in [None, *ui.languages]:
+            commands = [BotCommand(c, ui.get(lang, f"cmd.{c}")) for c in COMMANDS]
+            await application.bot.set_my_commands(commands, language_code=lang)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            # Always answer a callback query, or the person's button keeps spinning.
+            await update.callback_query.answer()
+        incoming = to_incoming(update, self.pseudonyms)
+        if incoming is None:
+            return
+        await self.dialogue.handle(incoming, self.output)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram.handler_error", exc_info=context.error)
+
+    def run(self) -> None:
+        if self.settings.webhook_url:
+            self.application.run_webhook(
+                listen=self.settings.webhook_listen, port=self.settings.webhook_port,
+                webhook_url=self.settings.webhook_url, secret_token=self.settings.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            self.application.run_polling(allowed_updates=Update.ALL_TYPES)
