@@ -12,7 +12,9 @@ from core.config import Settings
 from retrieval.engine import AnswerEngine
 
 
-def build_dialogue(settings: Settings, engine: AnswerEngine | None = None) -> tuple[DialogueService, Store, Pseudonymizer]:
+def build_dialogue(
+    settings: Settings, engine: AnswerEngine | None = None
+) -> tuple[DialogueService, Store, Pseudonymizer]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = engine or AnswerEngine.build(settings)
     store = Store(settings.database)

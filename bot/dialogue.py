@@ -97,7 +97,9 @@ class DialogueService:
     def picker(self, hint: str | None) -> Reply:
         first = canonical_language(hint)
         order = ([first] if first in PICKER_LANGUAGES else []) + [lang for lang in PICKER_LANGUAGES if lang != first]
-        buttons = [Button(("✓ " if lang == first else "") + self._language_names[lang], f"lang:{lang}") for lang in order]
+        buttons = [
+            Button(("✓ " if lang == first else "") + self._language_names[lang], f"lang:{lang}") for lang in order
+        ]
         rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
         # Before a choice, the prompt speaks the client's language and English.
         prompt = self.t(first, "start.choose_language")

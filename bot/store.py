@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, create_engine, delete, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -107,6 +107,10 @@ def upgrade_database(url: str) -> None:
     command.upgrade(config, "head")
 
 
+def _rowcount(result: object) -> int:
+    return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
+
+
 class Store:
     def __init__(self, url: str, migrate: bool = True) -> None:
         if migrate:
@@ -162,13 +166,11 @@ class Store:
     def delete_person(self, user_key: str) -> Deleted:
         """Erase everything linked to the person; unanswered questions carry no link to anyone."""
         with self._session.begin() as s:
-            feedback = s.execute(delete(Feedback).where(Feedback.user_key == user_key)).rowcount
-            person = s.execute(delete(Person).where(Person.user_key == user_key)).rowcount
-        return Deleted(person=int(person or 0), feedback=int(feedback or 0))
+            feedback = _rowcount(s.execute(delete(Feedback).where(Feedback.user_key == user_key)))
+            person = _rowcount(s.execute(delete(Person).where(Person.user_key == user_key)))
+        return Deleted(person=person, feedback=feedback)
 
     def purge_unanswered(self, older_than_days: int) -> int:
         cutoff = _now() - timedelta(days=older_than_days)
         with self._session.begin() as s:
-            return int(
-                s.execute(delete(UnansweredQuestion).where(UnansweredQuestion.created_at < cutoff)).rowcount or 0
-            )
+            return _rowcount(s.execute(delete(UnansweredQuestion).where(UnansweredQuestion.created_at < cutoff)))
