@@ -77,9 +77,12 @@ class TelegramOutput:
                 [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
             )
         chunks = [reply.text[i : i + TELEGRAM_MAX_CHARS] for i in range(0, len(reply.text), TELEGRAM_MAX_CHARS)]
+        if not chunks:
+            log.error("telegram.empty_reply: nothing to send")  # Telegram rejects empty text
+            return
         lock = self._chat_locks.setdefault(chat, asyncio.Lock())
         async with lock:
-            for n, chunk in enumerate(chunks or [" "]):
+            for n, chunk in enumerate(chunks):
                 await self._send_one(chat, chunk, markup if n == len(chunks) - 1 else None)
 
     async def _send_one(self, chat: str, text: str, markup: InlineKeyboardMarkup | None) -> None:
