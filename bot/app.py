@@ -31,7 +31,6 @@ def run_telegram(settings: Settings) -> None:
     from bot.telegram_app import TelegramBot
 
     dialogue, store, pseudonyms = build_dialogue(settings)
-    store.purge_unanswered(settings.retention_days)
     TelegramBot(settings, dialogue, store, pseudonyms).run()
 
 

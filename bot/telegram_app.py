@@ -175,7 +175,9 @@ class TelegramBot:
             .get_updates_connection_pool_size(4)
             .connection_pool_size(32)
             .post_init(self._post_init)
+            .post_shutdown(self._post_shutdown)
         )
+        self._purge_task: asyncio.Task[None] | None = None
         self.application = builder.build()
         self.output = TelegramOutput(self.application, store, pseudonyms)
         self.application.add_handler(TypeHandler(Update, self._on_update))
@@ -183,11 +185,25 @@ class TelegramBot:
         # The HTTP client logs request URLs, which contain the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
+    async def _purge_forever(self, every_s: float = 6 * 3600) -> None:
+        """Unanswered questions are kept only for the retention period, also in a long-running bot."""
+        while True:
+            removed = await asyncio.to_thread(self.store.purge_unanswered, self.settings.retention_days)
+            log.info("store.purged unanswered=%d", removed)
+            await asyncio.sleep(every_s)
+
     async def _post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        # post_init runs before the application counts as running, so the task is ours to cancel.
+        self._purge_task = asyncio.create_task(self._purge_forever(), name="purge-unanswered")
         ui = self.dialogue.ui
         for lang in [None, *ui.languages]:
             commands = [BotCommand(c, ui.get(lang, f"cmd.{c}")) for c in COMMANDS]
             await application.bot.set_my_commands(commands, language_code=lang)
+
+    async def _post_shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if self._purge_task is not None:
+            self._purge_task.cancel()
+            self._purge_task = None
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:

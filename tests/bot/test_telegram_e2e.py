@@ -61,6 +61,7 @@ async def stop(bot: TelegramBot) -> None:
     await app.updater.stop()
     await app.stop()
     await app.shutdown()
+    await bot._post_shutdown(app)
 
 
 @pytest.fixture
