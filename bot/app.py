@@ -9,6 +9,7 @@ from bot.dialogue import DialogueService, DialogueSettings
 from bot.ports import IncomingMessage, Reply
 from bot.store import Pseudonymizer, Store
 from core.config import Settings
+from nlu.intents import create_nlu
 from retrieval.engine import AnswerEngine
 
 
@@ -19,10 +20,13 @@ def build_dialogue(
     engine = engine or AnswerEngine.build(settings)
     store = Store(settings.database)
     pseudonyms = Pseudonymizer.from_env_or_file(settings.pseudonym_key, settings.data_dir / "pseudonym.key")
+    nlu = create_nlu(settings.nlu_backend, settings.data_dir / "nlu", engine.ranker.embedder, settings.rasa_url,
+                     settings.rasa_token, engine.crisis)
     dialogue = DialogueService(
         engine, store,
         DialogueSettings(district=settings.district, retention_days=settings.retention_days,
                          allow_groups=settings.allow_groups),
+        nlu=nlu,
     )
     return dialogue, store, pseudonyms
 

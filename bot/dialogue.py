@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bot.ports import Button, IncomingMessage, OutputPort, Reply
 from bot.store import Store
 from knowledge.schema import Entry
+from nlu.intents import IntentResult, NluService
 from nlu.language import SERVED_LANGUAGES, canonical_language
 from retrieval.engine import AnswerEngine, AnswerResult
 from translations.messages import engine_messages
@@ -29,6 +30,11 @@ log = logging.getLogger(__name__)
 PICKER_LANGUAGES = ("ar", "fa", "uk", "ru", "tr", "ps", "ti", "ku", "so", "fr", "en", "de")
 COMMANDS = ("start", "language", "help", "human", "privacy", "delete")
 MAX_TEXT_CHARS = 4096
+# Intents act only when the classifier is sure and the message is short; everything else goes to
+# retrieval, whose thresholds were calibrated on real-looking questions.
+INTENT_MIN_CONFIDENCE = 0.6
+SMALLTALK_MAX_WORDS = 5
+ACTION_MAX_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,10 @@ class DialogueService:
         store: Store,
         settings: DialogueSettings | None = None,
         ui: UiCatalog | None = None,
+        nlu: NluService | None = None,
     ) -> None:
         self.engine = engine
+        self.nlu = nlu
         self.store = store
         self.settings = settings or DialogueSettings()
         self.ui = ui or ui_catalog()
@@ -88,11 +96,10 @@ class DialogueService:
     def t(self, lang: str | None, key: str, **values: object) -> str:
         return self.ui.get(lang, key, **values)
 
-    async def _language(self, msg: IncomingMessage) -> str | None:
+    async def _chosen_language(self, msg: IncomingMessage) -> str | None:
+        """The language the person picked (always wins), if any."""
         state = await asyncio.to_thread(self.store.person, msg.user_key)
-        if state and state.language:
-            return state.language
-        return canonical_language(msg.language_hint)
+        return state.language if state and state.language else None
 
     def picker(self, hint: str | None) -> Reply:
         first = canonical_language(hint)
@@ -110,7 +117,9 @@ class DialogueService:
     # ------------------------------------------------------------------ entry point
     async def handle(self, msg: IncomingMessage, out: OutputPort) -> None:
         """Answer one message with exactly one reply (a flood gets one notice per window)."""
-        lang = await self._language(msg)
+        chosen = await self._chosen_language(msg)
+        # Interface language: the person's choice, else their Telegram language.
+        lang = chosen or canonical_language(msg.language_hint)
         if not msg.private and not self.settings.allow_groups:
             await out.send(msg.chat, Reply(self.t(lang, "group.private_only"), lang=lang))
             return
@@ -121,20 +130,20 @@ class DialogueService:
             log.info("dialogue.flood verdict=%s", verdict)
             return
         try:
-            reply = await self._dispatch(msg, lang)
+            reply = await self._dispatch(msg, lang, chosen)
         except Exception:
             # Whatever broke, the person still gets an answer and a way to a human.
             log.exception("dialogue.failed kind=%s", msg.kind)
             reply = Reply(self.t(lang, "no_answer.body"), [[Button(self.t(lang, "button.human"), "human")]], lang)
         await out.send(msg.chat, reply)
 
-    async def _dispatch(self, msg: IncomingMessage, lang: str | None) -> Reply:
+    async def _dispatch(self, msg: IncomingMessage, lang: str | None, chosen: str | None) -> Reply:
         if msg.kind == "command":
             return await self._command(msg, lang)
         if msg.kind == "callback":
             return await self._callback(msg, lang)
         if msg.kind == "text":
-            return await self._question(msg, lang)
+            return await self._question(msg, lang, chosen)
         key = {
             "voice": "input.voice", "photo": "input.photo", "sticker": "input.sticker",
             "location": "input.location", "document": "input.document", "edited": "input.edited",
@@ -196,11 +205,15 @@ class DialogueService:
         return Reply(self.t(lang, "input.unknown_command"), lang=lang)
 
     # ------------------------------------------------------------------ questions
-    async def _question(self, msg: IncomingMessage, lang: str | None) -> Reply:
+    async def _question(self, msg: IncomingMessage, lang: str | None, chosen: str | None) -> Reply:
         text = msg.text or ""
         if msg.text and msg.text.startswith("/"):
             return Reply(self.t(lang, "input.unknown_command"), lang=lang)
-        result: AnswerResult = await asyncio.to_thread(self.engine.ask, text, lang, msg.language_hint)
+        by_intent = await self._intent_reply(msg, text, chosen)
+        if by_intent is not None:
+            return by_intent
+        # Without a choice the text's own language decides (Telegram's language is only a prior).
+        result: AnswerResult = await asyncio.to_thread(self.engine.ask, text, chosen, msg.language_hint)
         person_lang = result.lang or lang
         prefix = self.t(person_lang, "input.too_long") + "\n\n" if len(text) > MAX_TEXT_CHARS else ""
         if result.status == "emergency":
@@ -223,6 +236,34 @@ class DialogueService:
         await asyncio.to_thread(self.store.add_unanswered, text[:MAX_TEXT_CHARS], person_lang)
         return Reply(prefix + self.t(person_lang, "no_answer.body"),
                      [[Button(self.t(person_lang, "button.human"), "human")]], person_lang)
+
+    async def _intent_reply(self, msg: IncomingMessage, text: str, chosen: str | None) -> Reply | None:
+        """Greetings, thanks, goodbyes, language changes, deletion and person requests by intent;
+        None hands the message to retrieval (questions, complaints, emergencies, anything unsure)."""
+        if self.nlu is None or not text.strip():
+            return None
+        try:
+            intent: IntentResult = await asyncio.to_thread(self.nlu.parse, text)
+        except Exception:
+            log.exception("dialogue.nlu_failed")
+            return None
+        words = len(text.split())
+        if intent.intent == "emergency" or intent.confidence < INTENT_MIN_CONFIDENCE or words > ACTION_MAX_WORDS:
+            return None
+        reply_lang = chosen or self.engine.languages.identify(text, msg.language_hint).lang
+        if intent.intent in {"greet", "thanks", "goodbye"} and words <= SMALLTALK_MAX_WORDS:
+            return Reply(self.t(reply_lang, f"smalltalk.{intent.intent}"), lang=reply_lang)
+        if intent.intent == "change_language" and (code := intent.entity("language")) in SERVED_LANGUAGES:
+            return await self._callback(
+                IncomingMessage(msg.user_key, msg.chat, "callback", callback_data=f"lang:{code}"), reply_lang
+            )
+        if intent.intent == "delete_my_data":
+            return await self._command(
+                IncomingMessage(msg.user_key, msg.chat, "command", command="delete"), reply_lang
+            )
+        if intent.intent == "ask_human":
+            return Reply(self.t(reply_lang, "human.ack"), lang=reply_lang)
+        return None
 
     def _source_line(self, entry: Entry, lang: str | None) -> str:
         source = entry.sources[0]

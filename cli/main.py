@@ -152,6 +152,60 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _rasa_setup(settings: Settings) -> Any:
+    from nlu.rasa_server import RasaSetup
+
+    return RasaSetup(settings.data_dir / "rasa")
+
+
+def cmd_nlu_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from nlu.evaluate import evaluate_backend, format_table
+    from nlu.intents import BuiltinIntentClassifier, IntentBackend, RasaNluClient
+    from nlu.training_data import TEST_FILE, TRAIN_FILE, load_training_data
+    from retrieval.embedder import create_embedder
+
+    test = load_training_data(Path(args.file) if args.file else TEST_FILE)
+    test.synonyms.update(load_training_data(TRAIN_FILE).synonyms)
+    embedder = create_embedder(settings.embedder, settings.max_query_tokens)
+    backends: list[IntentBackend] = [
+        BuiltinIntentClassifier.load_or_train(load_training_data(TRAIN_FILE), embedder, settings.data_dir / "nlu")
+    ]
+    rasa = RasaNluClient(settings.rasa_url, settings.rasa_token or "")
+    if settings.rasa_token and rasa.alive():
+        backends.append(rasa)
+    else:
+        print(f"(Rasa server not reachable at {settings.rasa_url} with RASA_TOKEN: built-in backend only)",
+              file=sys.stderr)
+    reports = [evaluate_backend(b, test) for b in backends]
+    rasa.close()
+    print(json.dumps(reports, indent=2, ensure_ascii=False) if args.json else format_table(reports))
+    return 0
+
+
+def cmd_rasa_setup(args: argparse.Namespace, settings: Settings) -> int:
+    setup = _rasa_setup(settings)
+    installed_s = setup.install()
+    model, trained_s = setup.train()
+    print(f"rasa ready: install {installed_s:.0f} s, training {trained_s:.0f} s, model {model}", file=sys.stderr)
+    return 0
+
+
+def cmd_rasa_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from urllib.parse import urlparse
+
+    setup = _rasa_setup(settings)
+    if not settings.rasa_token:
+        raise WegweiserError("set RASA_TOKEN: the server is always started with --auth-token")
+    port = urlparse(settings.rasa_url).port or 5005
+    process = setup.serve(settings.rasa_token, port)
+    print(f"rasa serving on 127.0.0.1:{port} (pid {process.pid}); Ctrl-C stops it", file=sys.stderr)
+    try:
+        return int(process.wait())
+    except KeyboardInterrupt:
+        process.terminate()
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wegweiser", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (never message text)")
@@ -189,6 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
     val = kn_sub.add_parser("validate", help="report every problem in a content pack")
     val.add_argument("dir", nargs="?")
     val.set_defaults(func=cmd_validate)
+
+    nlu = sub.add_parser("nlu", help="intent recognition tools")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True)
+    nlu_eval = nlu_sub.add_parser("eval", help="accuracy per intent and language, latency, per backend")
+    nlu_eval.add_argument("file", nargs="?")
+    nlu_eval.add_argument("--json", action="store_true")
+    nlu_eval.set_defaults(func=cmd_nlu_eval)
+    nlu_sub.add_parser("rasa-setup", help="Python 3.10 venv, rasa==3.6.21, train from nlu/data/nlu.yml").set_defaults(
+        func=cmd_rasa_setup)
+    nlu_sub.add_parser("rasa-serve", help="serve the trained model on 127.0.0.1 with RASA_TOKEN").set_defaults(
+        func=cmd_rasa_serve)
 
     idx = sub.add_parser("index", help="vector index tools")
     idx_sub = idx.add_subparsers(dest="index_command", required=True)

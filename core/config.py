@@ -56,6 +56,10 @@ class Settings:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     district: str = "Bautzen"
+    # Intents: "builtin" (in-process, default) or "rasa" (a Rasa 3.6 server, built-in as fall-back)
+    nlu_backend: str = "builtin"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str | None = field(default=None, repr=False)
 
     @property
     def database(self) -> str:
@@ -85,4 +89,7 @@ class Settings:
             webhook_listen=env.get("WEBHOOK_LISTEN") or base.webhook_listen,
             webhook_port=_int(env, "WEBHOOK_PORT", base.webhook_port),
             district=env.get("WEGWEISER_DISTRICT") or base.district,
+            nlu_backend=(env.get("NLU_BACKEND") or base.nlu_backend).lower(),
+            rasa_url=env.get("RASA_URL") or base.rasa_url,
+            rasa_token=env.get("RASA_TOKEN") or None,
         )

@@ -121,7 +121,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        dim = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the method; keep working with both names.
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = getter()
         return int(dim or 0)
 
     def _encode(self, texts: Sequence[str]) -> Vectors:

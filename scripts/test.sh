@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# The Rasa backend's integration test needs a real Rasa 3.6 (Python 3.10 venv, ~2.7 GB, trained once).
+.venv/bin/wegweiser nlu rasa-setup
 .venv/bin/ruff check .
 .venv/bin/mypy .
 exec .venv/bin/pytest "$@"

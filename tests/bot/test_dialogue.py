@@ -137,3 +137,32 @@ async def test_delete_asks_first_then_erases_and_says_what(dialogue: DialogueSer
     await dialogue.handle(msg("callback", callback_data="del:yes"), out)
     assert store.person("u1") is None and store.feedback_count("u1") == 0
     assert "1" in out.sent[-1][1].text
+
+
+async def test_greeting_thanks_and_goodbye_get_short_replies(dialogue: DialogueService) -> None:
+    out = CollectingOutput()
+    for text in ("hallo", "شكرا جزيلا", "tschüss"):
+        # A one-word "hallo" is German or English alike: Telegram's language code settles it.
+        await dialogue.handle(msg("text", text, language_hint="de"), out)
+    assert out.texts() == [dialogue.t("de", "smalltalk.greet"), dialogue.t("ar", "smalltalk.thanks"),
+                           dialogue.t("de", "smalltalk.goodbye")]
+
+
+async def test_asking_for_another_language_in_words_switches_it(dialogue: DialogueService, store: Store) -> None:
+    out = CollectingOutput()
+    await dialogue.handle(msg("text", "bitte auf arabisch", language_hint="de"), out)
+    state = store.person("u1")
+    assert state is not None and state.language == "ar"
+    assert out.sent[-1][1].lang == "ar"
+
+
+async def test_asking_in_words_to_delete_data_asks_for_confirmation(dialogue: DialogueService) -> None:
+    out = CollectingOutput()
+    await dialogue.handle(msg("text", "bitte lösch alle meine daten"), out)
+    assert [b.data for b in out.sent[-1][1].buttons[0]] == ["del:yes", "del:no"]
+
+
+async def test_questions_still_reach_retrieval_with_the_intent_step_in_place(dialogue: DialogueService) -> None:
+    out = CollectingOutput()
+    await dialogue.handle(msg("text", "hallo, wo bekomme ich einen Krankenschein?"), out)
+    assert any(b.data.startswith("up:") for row in out.sent[-1][1].buttons for b in row)

@@ -17,6 +17,7 @@ from bot.dialogue import DialogueService, DialogueSettings, entry_code
 from bot.store import Pseudonymizer, Store
 from bot.telegram_app import TelegramBot
 from core.config import Settings
+from nlu.intents import NluService
 from retrieval.engine import AnswerEngine
 from tests.fakes.bot_api import FakeBotApi, SentRecord
 
@@ -31,9 +32,9 @@ async def fake() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-def dialogue(engine: AnswerEngine, store: Store) -> DialogueService:
+def dialogue(engine: AnswerEngine, store: Store, nlu: NluService) -> DialogueService:
     """The production flood limit (the unit tests use a tighter one)."""
-    return DialogueService(engine, store, DialogueSettings())
+    return DialogueService(engine, store, DialogueSettings(), nlu=nlu)
 
 
 @pytest.fixture
