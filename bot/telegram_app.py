@@ -17,7 +17,7 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
 
 from bot.dialogue import COMMANDS, DialogueService
@@ -198,7 +198,11 @@ class TelegramBot:
         ui = self.dialogue.ui
         for lang in [None, *ui.languages]:
             commands = [BotCommand(c, ui.get(lang, f"cmd.{c}")) for c in COMMANDS]
-            await application.bot.set_my_commands(commands, language_code=lang)
+            try:
+                await application.bot.set_my_commands(commands, language_code=lang)
+            except TelegramError as e:
+                # The command menu is a convenience; a Bot API server without it must not stop the bot.
+                log.warning("telegram.set_my_commands_failed lang=%s error=%s", lang, e)
 
     async def _post_shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if self._purge_task is not None:
@@ -207,8 +211,12 @@ class TelegramBot:
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
-            # Always answer a callback query, or the person's button keeps spinning.
-            await update.callback_query.answer()
+            # Always answer a callback query, or the person's button keeps spinning; a failure here
+            # (e.g. a query older than Telegram allows) must not cost the person their reply.
+            try:
+                await update.callback_query.answer()
+            except TelegramError as e:
+                log.warning("telegram.answer_callback_failed error=%s", e)
         incoming = to_incoming(update, self.pseudonyms)
         if incoming is None:
             return

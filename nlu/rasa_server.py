@@ -92,6 +92,11 @@ class RasaSetup:
             return 0.0
         started = time.perf_counter()
         self.home.mkdir(parents=True, exist_ok=True)
+        # A half-built or dangling environment from an interrupted run is replaced, not reused.
+        if self.venv.is_symlink():
+            self.venv.unlink()
+        elif self.venv.exists():
+            shutil.rmtree(self.venv)
         subprocess.run([find_python310(), "-m", "venv", str(self.venv)], check=True)
         pip = str(self.venv / "bin" / "pip")
         subprocess.run([pip, "install", "-q", f"rasa=={RASA_VERSION}"], check=True, env=rasa_env())
