@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,7 +107,10 @@ def embed_in_batches(
     embedder: Embedder, texts: Sequence[str], batch_size: int = 32, progress: bool = True, desc: str = "embedding"
 ) -> Vectors:
     parts: list[Vectors] = []
-    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress, leave=False) as bar:
+    # In a terminal the bar moves smoothly; in a CI log it prints a line every 30 s instead of thousands.
+    interval = 0.5 if sys.stderr.isatty() else 30.0
+    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress, leave=False,
+              mininterval=interval) as bar:
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
             parts.append(embedder.embed_documents(batch))
