@@ -197,8 +197,8 @@ class DialogueService:
             return Reply(self.t(lang, "human.ack"), lang=lang)
         if data == "del:yes":
             deleted = await asyncio.to_thread(self.store.delete_person, msg.user_key)
-            return Reply(self.t(None if lang is None else lang, "delete.done", feedback=deleted.feedback,
-                                questions=0), lang=lang)
+            # Unanswered questions carry no link to anyone, so none can be counted here.
+            return Reply(self.t(lang, "delete.done", feedback=deleted.feedback, questions=0), lang=lang)
         if data == "del:no":
             return Reply(self.t(lang, "delete.cancelled"), lang=lang)
         # Forged or outdated button data: say nothing happened rather than guess.

@@ -149,8 +149,6 @@ class AnswerEngine:
         if not isinstance(text, str):
             raise InputError("text must be a string")
         chosen = canonical_language(lang) if lang else None
-        if lang and chosen is None and lang in {"prs"}:
-            chosen = "fa"
         truncated = len(text) > self.max_input_chars
         # The crisis check sees the whole message: a cry for help may come after a long story.
         crisis = self.crisis.check(text) if text.strip() else None
