@@ -20,7 +20,7 @@ from bot.store import Store
 from knowledge.schema import Entry
 from nlu.intents import IntentResult, NluService
 from nlu.language import SERVED_LANGUAGES, canonical_language
-from retrieval.engine import AnswerEngine, AnswerResult
+from retrieval.engine import AnswerEngine, AnswerResult, pick_answer_language
 from translations.messages import engine_messages
 from translations.ui import UiCatalog, ui_catalog
 
@@ -273,8 +273,6 @@ class DialogueService:
         if result is not None and result.answer:
             text, answer_lang = result.answer, result.answer_lang or "de"
         else:
-            from retrieval.engine import pick_answer_language
-
             answer_lang = pick_answer_language(entry, lang)
             text = entry.answers[answer_lang].text
         parts = [text]
