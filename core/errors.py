@@ -27,3 +27,11 @@ class VectorIndexError(WegweiserError):
 
 class InputError(WegweiserError):
     """A user's input cannot be processed (empty, oversized, malformed)."""
+
+
+class TranslationUnavailable(WegweiserError):
+    """No installed machine-translation package (direct or through the pivot) covers a language pair."""
+
+
+class EscalationError(WegweiserError):
+    """A hand-over to a person could not be carried out (unknown conversation, refused role …)."""
