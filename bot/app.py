@@ -6,11 +6,16 @@ import asyncio
 import sys
 
 from bot.dialogue import DialogueService, DialogueSettings
+from bot.handover.service import HandoverService, HandoverSettings
+from bot.handover.teams import TEAMS_FILE, Teams
 from bot.ports import IncomingMessage, Reply
 from bot.store import Pseudonymizer, Store
 from core.config import Settings
+from knowledge.topics import load_topics
 from nlu.intents import create_nlu
 from retrieval.engine import AnswerEngine
+from translations.translator import Translator
+from translations.ui import ui_catalog
 
 
 def build_dialogue(
@@ -26,9 +31,21 @@ def build_dialogue(
         engine, store,
         DialogueSettings(district=settings.district, retention_days=settings.retention_days,
                          allow_groups=settings.allow_groups),
-        nlu=nlu,
+        nlu=nlu, handover=build_handover(settings, store, set(load_topics())),
     )
     return dialogue, store, pseudonyms
+
+
+def build_handover(settings: Settings, store: Store, known_topics: set[str] | None = None,
+                   translator: Translator | None = None) -> HandoverService:
+    """The hand-over service; it is active once a channel binds to it (Telegram does, the terminal not)."""
+    teams = Teams.load(settings.teams_file or TEAMS_FILE, known_topics)
+    return HandoverService(
+        store, teams, ui_catalog(),
+        HandoverSettings(staff_chat=settings.staff_chat_id, offer_timeout_s=settings.offer_timeout_s,
+                         sweep_interval_s=settings.sweep_interval_s, queue_max_wait_s=settings.queue_max_wait_s),
+        translator=translator, known_topics=known_topics,
+    )
 
 
 def run_telegram(settings: Settings) -> None:

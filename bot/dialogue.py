@@ -15,8 +15,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.handover.service import ConversationView, HandoverService
 from bot.ports import Button, IncomingMessage, OutputPort, Reply
 from bot.store import Store
+from core.errors import WegweiserError
 from knowledge.schema import Entry
 from nlu.intents import IntentResult, NluService
 from nlu.language import SERVED_LANGUAGES, canonical_language
@@ -28,7 +30,9 @@ log = logging.getLogger(__name__)
 
 # Language picker order: the district's largest groups first; names in their own script.
 PICKER_LANGUAGES = ("ar", "fa", "uk", "ru", "tr", "ps", "ti", "ku", "so", "fr", "en", "de")
-COMMANDS = ("start", "language", "help", "human", "privacy", "delete")
+COMMANDS = ("start", "language", "help", "human", "end", "privacy", "delete")
+# Commands a person may use while talking to a human; everything else they type is passed on.
+CONVERSATION_COMMANDS = {"start", "language", "help", "privacy", "delete"}
 MAX_TEXT_CHARS = 4096
 # Intents act only when the classifier is sure and the message is short; everything else goes to
 # retrieval, whose thresholds were calibrated on real-looking questions.
@@ -82,9 +86,11 @@ class DialogueService:
         settings: DialogueSettings | None = None,
         ui: UiCatalog | None = None,
         nlu: NluService | None = None,
+        handover: HandoverService | None = None,
     ) -> None:
         self.engine = engine
         self.nlu = nlu
+        self.handover = handover
         self.store = store
         self.settings = settings or DialogueSettings()
         self.ui = ui or ui_catalog()
@@ -116,7 +122,10 @@ class DialogueService:
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, msg: IncomingMessage, out: OutputPort) -> None:
-        """Answer one message with exactly one reply (a flood gets one notice per window)."""
+        """Answer one message with exactly one reply (a flood gets one notice per window), or pass it on
+        to the person's helper with a quiet acknowledgement."""
+        if self._handover_on and await self._helper_side(msg):
+            return
         chosen = await self._chosen_language(msg)
         # Interface language: the person's choice, else their Telegram language.
         lang = chosen or canonical_language(msg.language_hint)
@@ -129,15 +138,87 @@ class DialogueService:
                 await out.send(msg.chat, Reply(self.t(lang, "input.flood"), lang=lang))
             log.info("dialogue.flood verdict=%s", verdict)
             return
+        reply: Reply | None
         try:
             reply = await self._dispatch(msg, lang, chosen)
         except Exception:
             # Whatever broke, the person still gets an answer and a way to a human.
             log.exception("dialogue.failed kind=%s", msg.kind)
             reply = Reply(self.t(lang, "no_answer.body"), [[Button(self.t(lang, "button.human"), "human")]], lang)
-        await out.send(msg.chat, reply)
+        if reply is not None:
+            await out.send(msg.chat, reply)
 
-    async def _dispatch(self, msg: IncomingMessage, lang: str | None, chosen: str | None) -> Reply:
+    # ------------------------------------------------------------------ hand-over
+    @property
+    def _handover_on(self) -> bool:
+        return self.handover is not None and self.handover.enabled
+
+    async def _helper_side(self, msg: IncomingMessage) -> bool:
+        """Staff group, /join, and the private chats of staff and mediators; True when handled here."""
+        ho = self.handover
+        assert ho is not None
+        reply: Reply | None = None
+        in_staff_group = ho.settings.staff_chat is not None and msg.chat == ho.settings.staff_chat
+        if in_staff_group:
+            helper = await asyncio.to_thread(ho.registry.by_key, msg.user_key)
+            reply = await ho.from_staff_group(msg, helper)
+        elif msg.kind == "command" and (msg.command or "") == "join":
+            reply = await ho.join(msg, (msg.text or "").partition(" ")[2].strip())
+        elif msg.private and (helper := await asyncio.to_thread(ho.registry.by_key, msg.user_key)) is not None:
+            reply = await ho.from_helper(msg, helper)
+        else:
+            return False
+        if reply is not None:
+            try:
+                await ho.port.deliver(msg.chat, reply, thread=msg.thread_id)
+            except WegweiserError as e:
+                log.warning("dialogue.helper_reply_failed error=%s", type(e).__name__)
+        return True
+
+    async def _offer_person(self, msg: IncomingMessage, lang: str | None, topic: str | None, reason: str,
+                            question: str | None = None) -> Reply:
+        """The consent prompt (what will be shared), or the honest "not possible yet" without a hand-over."""
+        lang = lang or "en"
+        if not self._handover_on or self.handover is None:
+            return Reply(self.t(lang, "human.ack"), lang=lang)
+        return await self.handover.prompt(msg, lang, topic, reason, question)
+
+    async def _in_conversation(self, msg: IncomingMessage, conv: ConversationView, lang: str | None) -> Reply | None:
+        """A person who is talking to (or waiting for) a human: their messages go there."""
+        ho = self.handover
+        assert ho is not None
+        person_lang = conv.lang
+        if msg.kind == "command":
+            cmd = (msg.command or "").lower()
+            if cmd == "end":
+                return await ho.end_by_person(msg, person_lang)
+            if cmd == "human":
+                return Reply(self.t(person_lang, "handover.already_open"), lang=person_lang)
+            if cmd in CONVERSATION_COMMANDS:
+                return await self._command(msg, lang)
+            # Staff commands such as /close are not for people asking for help.
+            return Reply(self.t(person_lang, "input.unknown_command"), lang=person_lang)
+        if msg.kind == "callback":
+            if (msg.callback_data or "").startswith(("human", "ho:")):
+                return Reply(self.t(person_lang, "handover.already_open"), lang=person_lang)
+            return await self._callback(msg, lang)
+        if msg.kind == "edited":
+            return Reply(self.t(person_lang, "input.edited"), lang=person_lang)
+        crisis = self.engine.crisis.check(msg.text) if msg.text.strip() else None
+        relayed = await ho.from_person(msg, conv, person_lang)
+        if crisis is not None:
+            # A helper may not be reading right now: the numbers go out at once, and staff are alerted.
+            await ho.alert_emergency(msg, person_lang, crisis.category)
+            _, numbers = self.engine.crisis.message(crisis.category, person_lang)
+            return Reply(numbers, lang=person_lang)
+        return relayed
+
+    # ------------------------------------------------------------------ dispatch
+    async def _dispatch(self, msg: IncomingMessage, lang: str | None, chosen: str | None) -> Reply | None:
+        if self._handover_on and self.handover is not None and msg.private:
+            conv = await asyncio.to_thread(self.handover.open_conversation, msg.user_key)
+            if conv is not None:
+                return await self._in_conversation(msg, conv, lang)
         if msg.kind == "command":
             return await self._command(msg, lang)
         if msg.kind == "callback":
@@ -160,7 +241,9 @@ class DialogueService:
         if cmd == "privacy":
             return Reply(self.t(lang, "privacy.body", days=self.settings.retention_days), lang=lang)
         if cmd == "human":
-            return Reply(self.t(lang, "human.ack"), lang=lang)
+            return await self._offer_person(msg, lang, None, "requested")
+        if cmd == "end":
+            return Reply(self.t(lang, "handover.not_open"), lang=lang)
         if cmd == "delete":
             buttons = [[Button(self.t(lang, "delete.confirm_button"), "del:yes"),
                         Button(self.t(lang, "delete.cancel_button"), "del:no")]]
@@ -193,9 +276,20 @@ class DialogueService:
             return Reply(entry.answers["de"].text + "\n\n" + self._source_line(entry, "de"), lang="de")
         if kind == "topic" and arg in self._entries:
             return self._answer_reply(self._entries[arg], lang)
-        if data in {"human", "none"}:
-            return Reply(self.t(lang, "human.ack"), lang=lang)
+        if kind == "human":
+            about = self._entries.get(arg)
+            reason = "always" if about is not None and about.escalation == "always" else "requested"
+            return await self._offer_person(msg, lang, about.topic if about else None, reason)
+        if data == "none":
+            return await self._offer_person(msg, lang, None, "unanswered")
+        if kind == "ho" and arg in {"y", "w", "n"} and self._handover_on and self.handover is not None:
+            return await self.handover.consent(msg, lang or "en", arg)
+        if kind == "cl" and self._handover_on and self.handover is not None:
+            verdict, _, label = arg.partition(":")
+            return await self.handover.feedback(msg, lang or "en", label, verdict == "y")
         if data == "del:yes":
+            if self.handover is not None:
+                await self.handover.forget_person(msg.user_key)
             deleted = await asyncio.to_thread(self.store.delete_person, msg.user_key)
             # Unanswered questions carry no link to anyone, so none can be counted here.
             return Reply(self.t(lang, "delete.done", feedback=deleted.feedback, questions=0), lang=lang)
@@ -217,7 +311,12 @@ class DialogueService:
         person_lang = result.lang or lang
         prefix = self.t(person_lang, "input.too_long") + "\n\n" if len(text) > MAX_TEXT_CHARS else ""
         if result.status == "emergency":
-            return Reply(prefix + (result.answer or ""), [[Button(self.t(person_lang, "button.human"), "human")]],
+            if self._handover_on and self.handover is not None:
+                category = (result.reason or "").partition(":")[2] or None
+                await self.handover.alert_emergency(msg, person_lang or "en", category)
+            code = entry_code(result.entry_id) if result.entry_id else ""
+            return Reply(prefix + (result.answer or ""),
+                         [[Button(self.t(person_lang, "button.human"), f"human:{code}" if code else "human")]],
                          person_lang)
         if result.reason == "empty":
             return Reply(self.t(person_lang, "input.empty"), lang=person_lang)
@@ -231,7 +330,7 @@ class DialogueService:
             rows.append([Button(self.t(person_lang, "button.none_of_these"), "none")])
             return Reply(prefix + self.t(person_lang, "clarify.prompt"), rows, person_lang)
         if result.reason == "requested":
-            return Reply(self.t(person_lang, "human.ack"), lang=person_lang)
+            return await self._offer_person(msg, person_lang, None, "requested", text[:1000])
         # No reliable answer: keep the question (text only, no identity) so staff can add one.
         await asyncio.to_thread(self.store.add_unanswered, text[:MAX_TEXT_CHARS], person_lang)
         return Reply(prefix + self.t(person_lang, "no_answer.body"),
@@ -262,7 +361,7 @@ class DialogueService:
                 IncomingMessage(msg.user_key, msg.chat, "command", command="delete"), reply_lang
             )
         if intent.intent == "ask_human":
-            return Reply(self.t(reply_lang, "human.ack"), lang=reply_lang)
+            return await self._offer_person(msg, reply_lang, None, "requested", text[:1000])
         return None
 
     def _source_line(self, entry: Entry, lang: str | None) -> str:
@@ -279,11 +378,14 @@ class DialogueService:
         if entry.answers[answer_lang].status != "reviewed":
             parts.append("ⓘ " + self.t(lang, "answer.label.unreviewed"))
         parts.append(self._source_line(entry, lang) + " · " + self.t(lang, "answer.general_info"))
+        if entry.escalation == "always":
+            # Deadlines, deportation, Dublin: the answer alone is not enough, so a person is offered at once.
+            parts.append(self.t(lang, "handover.sensitive"))
         code = entry_code(entry.id)
         rows = [
             [Button(self.t(lang, "button.helpful"), f"up:{code}"), Button(self.t(lang, "button.not_helpful"),
                                                                           f"down:{code}")],
-            [Button(self.t(lang, "button.human"), "human")],
+            [Button(self.t(lang, "button.human"), f"human:{code}")],
         ]
         if answer_lang != "de":
             rows[1].append(Button(self.t(lang, "button.show_german"), f"de:{code}"))

@@ -117,7 +117,7 @@ class Store:
             upgrade_database(url)
         self.engine: Engine = create_engine(url, future=True)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
-
+        self.sessions = self._session  # shared with the hand-over's tables (same database, same migrations)
 
     def person(self, user_key: str) -> PersonState | None:
         with self._session() as s:

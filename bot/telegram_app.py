@@ -11,11 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReactionTypeEmoji,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
@@ -24,10 +33,14 @@ from bot.dialogue import COMMANDS, DialogueService
 from bot.ports import IncomingMessage, InputKind, Reply
 from bot.store import Pseudonymizer, Store
 from core.config import Settings
+from core.errors import DeliveryError, RecipientGoneError, ThreadGoneError
 
 log = logging.getLogger(__name__)
 TELEGRAM_MAX_CHARS = 4096
 CHANNEL = "telegram"
+# Bot API descriptions of a forum topic that no longer takes messages.
+THREAD_GONE = ("message thread not found", "topic_deleted", "topic_closed", "thread not found")
+ACK_EMOJI = "👌"  # the quiet "passed on" for a relayed message (a reply to each would drown the chat)
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -70,49 +83,98 @@ class TelegramOutput:
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._last_sent: dict[str, float] = {}
 
+    @staticmethod
+    def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+        if not reply.buttons:
+            return None
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+        )
+
     async def send(self, chat: str, reply: Reply) -> None:
-        markup = None
-        if reply.buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
-            )
+        """A reply to a person: delivery problems are logged (and a block remembered), never raised."""
+        try:
+            await self.deliver(chat, reply)
+        except RecipientGoneError:
+            log.info("telegram.forbidden: person marked inactive")
+            await asyncio.to_thread(self._store.mark_inactive, self._pseudonyms.key(CHANNEL, chat))
+        except DeliveryError as e:
+            log.error("telegram.send_failed error=%s", e)
+
+    async def deliver(self, chat: str, reply: Reply, thread: int | None = None, reply_to: int | None = None) -> int:
+        markup = self._markup(reply)
         chunks = [reply.text[i : i + TELEGRAM_MAX_CHARS] for i in range(0, len(reply.text), TELEGRAM_MAX_CHARS)]
         if not chunks:
-            log.error("telegram.empty_reply: nothing to send")  # Telegram rejects empty text
-            return
+            raise DeliveryError("empty reply")  # Telegram rejects empty text
         lock = self._chat_locks.setdefault(chat, asyncio.Lock())
+        message_id = 0
         async with lock:
             for n, chunk in enumerate(chunks):
-                await self._send_one(chat, chunk, markup if n == len(chunks) - 1 else None)
+                last = n == len(chunks) - 1
+                # No parse_mode: text goes out verbatim, so nothing a person writes can inject markup.
+                sent = await self._call(chat, partial(
+                    self._app.bot.send_message, chat_id=int(chat), text=chunk, reply_markup=markup if last else None,
+                    message_thread_id=thread, reply_parameters=_reply_to(reply_to),
+                ))
+                message_id = int(sent.message_id)
+        return message_id
 
-    async def _send_one(self, chat: str, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def copy(self, from_chat: str, message_id: int, to_chat: str, thread: int | None = None,
+                   reply_to: int | None = None) -> int:
+        """The message without its sender: copies carry no "forwarded from" header."""
+        lock = self._chat_locks.setdefault(to_chat, asyncio.Lock())
+        async with lock:
+            result = await self._call(to_chat, partial(
+                self._app.bot.copy_message, chat_id=int(to_chat), from_chat_id=int(from_chat), message_id=message_id,
+                message_thread_id=thread, reply_parameters=_reply_to(reply_to),
+            ))
+        return int(result.message_id)
+
+    async def create_topic(self, chat: str, name: str) -> int:
+        topic = await self._call(chat, partial(self._app.bot.create_forum_topic, chat_id=int(chat), name=name[:128]))
+        return int(topic.message_thread_id)
+
+    async def rename_topic(self, chat: str, thread: int, name: str) -> None:
+        await self._call(chat, partial(self._app.bot.edit_forum_topic, chat_id=int(chat), message_thread_id=thread,
+                                       name=name[:128]))
+
+    async def acknowledge(self, chat: str, message_id: int) -> None:
+        await self._call(chat, partial(self._app.bot.set_message_reaction, chat_id=int(chat), message_id=message_id,
+                                       reaction=[ReactionTypeEmoji(ACK_EMOJI)]), paced=False)
+
+    async def _call(self, chat: str, request: Callable[[], Awaitable[Any]], paced: bool = True) -> Any:
+        """One Bot API call within the limits, retried when Telegram or the network asks for it."""
         for attempt in range(self._max_retries + 1):
-            # Telegram allows about one message per second in a private chat.
-            wait = self._last_sent.get(chat, 0.0) + 1.0 - time.monotonic()
+            # Telegram allows about one message per second in a chat.
+            wait = self._last_sent.get(chat, 0.0) + 1.0 - time.monotonic() if paced else 0.0
             if wait > 0:
                 await asyncio.sleep(wait)
             async with self._global:
                 try:
-                    # No parse_mode: text goes out verbatim, so nothing a person writes can inject markup.
-                    await self._app.bot.send_message(chat_id=int(chat), text=text, reply_markup=markup)
-                    self._last_sent[chat] = time.monotonic()
-                    return
+                    result = await request()
+                    if paced:
+                        self._last_sent[chat] = time.monotonic()
+                    return result
                 except RetryAfter as e:
                     delay = e.retry_after if isinstance(e.retry_after, int | float) else e.retry_after.total_seconds()
                     log.warning("telegram.retry_after seconds=%s attempt=%d", delay, attempt)
                     await asyncio.sleep(float(delay))
                 except BadRequest as e:
+                    if any(marker in str(e.message).lower() for marker in THREAD_GONE):
+                        raise ThreadGoneError(str(e.message)) from e
                     # Our own mistake (e.g. malformed markup): retrying cannot help.
                     log.error("telegram.bad_request error=%s", e)
-                    return
-                except Forbidden:
-                    log.info("telegram.forbidden: person marked inactive")
-                    await asyncio.to_thread(self._store.mark_inactive, self._pseudonyms.key(CHANNEL, chat))
-                    return
+                    raise DeliveryError(str(e.message)) from e
+                except Forbidden as e:
+                    raise RecipientGoneError(str(e.message)) from e
                 except (TimedOut, NetworkError) as e:
                     log.warning("telegram.send_failed error=%s attempt=%d", type(e).__name__, attempt)
                     await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
-        log.error("telegram.send_gave_up after %d attempts", self._max_retries + 1)
+        raise DeliveryError(f"gave up after {self._max_retries + 1} attempts")
+
+
+def _reply_to(message_id: int | None) -> ReplyParameters | None:
+    return ReplyParameters(message_id, allow_sending_without_reply=True) if message_id else None
 
 
 def _kind(message: Message) -> InputKind:
@@ -140,8 +202,10 @@ def to_incoming(update: Update, pseudonyms: Pseudonymizer) -> IncomingMessage | 
     key = pseudonyms.key(CHANNEL, user.id)
     private = chat.type == ChatType.PRIVATE
     if update.callback_query is not None:
+        origin = update.callback_query.message
+        thread = getattr(origin, "message_thread_id", None) if origin is not None else None
         return IncomingMessage(key, str(chat.id), "callback", callback_data=update.callback_query.data,
-                               language_hint=user.language_code, private=private)
+                               language_hint=user.language_code, private=private, thread_id=thread)
     if update.edited_message is not None:
         return IncomingMessage(key, str(chat.id), "edited", language_hint=user.language_code, private=private)
     message = update.message
@@ -152,8 +216,11 @@ def to_incoming(update: Update, pseudonyms: Pseudonymizer) -> IncomingMessage | 
     command = None
     if kind == "command":
         command = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if len(text) > 1 else ""
+    reply_to = message.reply_to_message.message_id if message.reply_to_message is not None else None
     return IncomingMessage(key, str(chat.id), kind, text=text, command=command,
-                           language_hint=user.language_code, private=private)
+                           language_hint=user.language_code, private=private, message_id=message.message_id,
+                           thread_id=message.message_thread_id if message.is_topic_message else None,
+                           reply_to=reply_to)
 
 
 class TelegramBot:
@@ -180,6 +247,9 @@ class TelegramBot:
         self._purge_task: asyncio.Task[None] | None = None
         self.application = builder.build()
         self.output = TelegramOutput(self.application, store, pseudonyms)
+        self._sweep_task: asyncio.Task[None] | None = None
+        if dialogue.handover is not None:
+            dialogue.handover.bind(self.output)
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         # The HTTP client logs request URLs, which contain the bot token.
@@ -189,12 +259,18 @@ class TelegramBot:
         """Unanswered questions are kept only for the retention period, also in a long-running bot."""
         while True:
             removed = await asyncio.to_thread(self.store.purge_unanswered, self.settings.retention_days)
-            log.info("store.purged unanswered=%d", removed)
+            closed = 0
+            if self.dialogue.handover is not None:
+                closed = await asyncio.to_thread(self.dialogue.handover.purge_closed, self.settings.retention_days)
+            log.info("store.purged unanswered=%d conversations=%d", removed, closed)
             await asyncio.sleep(every_s)
 
     async def _post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         # post_init runs before the application counts as running, so the task is ours to cancel.
         self._purge_task = asyncio.create_task(self._purge_forever(), name="purge-unanswered")
+        if self.dialogue.handover is not None:
+            # Offers time out, queues move and messages left from before a restart are delivered.
+            self._sweep_task = asyncio.create_task(self.dialogue.handover.run_forever(), name="handover-sweep")
         ui = self.dialogue.ui
         for lang in [None, *ui.languages]:
             commands = [BotCommand(c, ui.get(lang, f"cmd.{c}")) for c in COMMANDS]
@@ -205,9 +281,10 @@ class TelegramBot:
                 log.warning("telegram.set_my_commands_failed lang=%s error=%s", lang, e)
 
     async def _post_shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        if self._purge_task is not None:
-            self._purge_task.cancel()
-            self._purge_task = None
+        for task in (self._purge_task, self._sweep_task):
+            if task is not None:
+                task.cancel()
+        self._purge_task = self._sweep_task = None
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:

@@ -27,6 +27,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from e
+
+
 def _flag(env: dict[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -60,6 +70,12 @@ class Settings:
     nlu_backend: str = "builtin"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str | None = field(default=None, repr=False)
+    # Hand-over to people (staff forum group, language mediators)
+    staff_chat_id: str | None = None  # the staff supergroup with topics; unset: mediators only
+    teams_file: Path | None = None  # default: bot/handover/teams.yaml
+    offer_timeout_s: float = 180.0
+    sweep_interval_s: float = 5.0
+    queue_max_wait_s: float = 1800.0
 
     @property
     def database(self) -> str:
@@ -92,4 +108,9 @@ class Settings:
             nlu_backend=(env.get("NLU_BACKEND") or base.nlu_backend).lower(),
             rasa_url=env.get("RASA_URL") or base.rasa_url,
             rasa_token=env.get("RASA_TOKEN") or None,
+            staff_chat_id=env.get("WEGWEISER_STAFF_CHAT_ID") or None,
+            teams_file=Path(env["WEGWEISER_TEAMS_FILE"]) if env.get("WEGWEISER_TEAMS_FILE") else None,
+            offer_timeout_s=_float(env, "WEGWEISER_OFFER_TIMEOUT_S", base.offer_timeout_s),
+            sweep_interval_s=_float(env, "WEGWEISER_SWEEP_INTERVAL_S", base.sweep_interval_s),
+            queue_max_wait_s=_float(env, "WEGWEISER_QUEUE_MAX_WAIT_S", base.queue_max_wait_s),
         )

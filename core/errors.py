@@ -29,9 +29,21 @@ class InputError(WegweiserError):
     """A user's input cannot be processed (empty, oversized, malformed)."""
 
 
-class TranslationUnavailable(WegweiserError):
+class TranslationUnavailable(WegweiserError):  # noqa: N818 - reads as a state, like KeyError's cousins
     """No installed machine-translation package (direct or through the pivot) covers a language pair."""
 
 
 class EscalationError(WegweiserError):
     """A hand-over to a person could not be carried out (unknown conversation, refused role …)."""
+
+
+class DeliveryError(WegweiserError):
+    """A message could not be delivered after retries."""
+
+
+class RecipientGoneError(DeliveryError):
+    """The recipient blocked the bot or deleted their account."""
+
+
+class ThreadGoneError(DeliveryError):
+    """The forum topic a message was meant for no longer exists."""

@@ -42,7 +42,8 @@ async def test_answer_carries_source_date_and_the_four_buttons(dialogue: Dialogu
     reply = out.sent[-1][1]
     data = [b.data for row in reply.buttons for b in row]
     assert any(d.startswith("up:") for d in data) and any(d.startswith("down:") for d in data)
-    assert "human" in data and any(d.startswith("de:") for d in data)
+    code = next(d for d in data if d.startswith("up:"))[3:]
+    assert f"human:{code}" in data and f"de:{code}" in data
     assert "28.02.2026" in reply.text
 
 

@@ -104,7 +104,7 @@ async def test_arabic_speaker_goes_from_start_to_a_doctor_answer_and_deletes_eve
                if e.topic == "treatment_voucher_behandlungsschein"}
     up = next(d for d in buttons(answer) if d.startswith("up:"))
     assert up[3:] in voucher
-    assert {"human", f"down:{up[3:]}", f"de:{up[3:]}"} <= set(buttons(answer))
+    assert {f"human:{up[3:]}", f"down:{up[3:]}", f"de:{up[3:]}"} <= set(buttons(answer))
 
     fake.push_callback(amina, up, message_id=answer["message_id"])
     await fake.wait_for_messages(501, 5)
@@ -127,7 +127,7 @@ async def test_commands_are_localised(fake: FakeBotApi, running: TelegramBot) ->
     languages = {lang for (_, lang) in fake.commands}
     assert {"", "ar", "fa", "uk", "ti"} <= languages
     ar = next(cmds for (scope, lang), cmds in fake.commands.items() if lang == "ar")
-    assert [c["command"] for c in ar] == ["start", "language", "help", "human", "privacy", "delete"]
+    assert [c["command"] for c in ar] == ["start", "language", "help", "human", "end", "privacy", "delete"]
 
 
 async def test_every_kind_of_input_gets_exactly_one_localised_reply(

@@ -75,6 +75,8 @@ CHAT_ACTIONS: Final = frozenset({
 })
 # Update types Telegram leaves out unless they are asked for in allowed_updates.
 NOT_DELIVERED_BY_DEFAULT: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+# A subset of Telegram's allowed reaction emoji (setMessageReaction rejects others with REACTION_INVALID).
+REACTION_EMOJI: Final = frozenset({"👍", "👎", "❤", "🔥", "👌", "👀", "🙏", "✍", "🤝", "👏"})
 INLINE_BUTTON_ACTIONS: Final = (
     "url", "callback_data", "web_app", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
     "switch_inline_query_chosen_chat", "copy_text", "callback_game", "pay",
@@ -426,6 +428,7 @@ class FakeBotApi:
         self.callback_answers: list[JsonDict] = []
         self.commands: dict[tuple[str, str], list[JsonDict]] = {}  # (scope key, language_code or "")
         self.topics: dict[ChatId, dict[int, JsonDict]] = {}
+        self.reactions: dict[tuple[ChatId, int], list[JsonDict]] = {}  # (chat, message) → the bot's reaction
         self.webhook_url = ""
 
         self._pending: list[JsonDict] = []
@@ -463,6 +466,8 @@ class FakeBotApi:
             "sendChatAction": self._send_chat_action,
             "copyMessage": self._copy_message,
             "createForumTopic": self._create_forum_topic,
+            "editForumTopic": self._edit_forum_topic,
+            "setMessageReaction": self._set_message_reaction,
             "close": self._ok,
             "logOut": self._ok,
         }
@@ -626,9 +631,10 @@ class FakeBotApi:
 
     def push_text(
         self, user: FakeUser, text: str, chat_type: ChatType = "private", chat_id: int | None = None,
-        *, message_thread_id: int | None = None,
+        *, message_thread_id: int | None = None, reply_to: int | None = None,
     ) -> int:
-        """A text message; bot commands in it get bot_command entities, as Telegram adds them."""
+        """A text message; bot commands in it get bot_command entities, as Telegram adds them. ``reply_to``:
+        the id of a message in the same chat that this one answers (Telegram's "Reply")."""
         if not text:
             raise ValueError("Telegram has no empty text messages")
         content: JsonDict = {"text": text}
@@ -637,7 +643,17 @@ class FakeBotApi:
         if message_thread_id is not None:
             content["message_thread_id"] = message_thread_id
             content["is_topic_message"] = True
+        if reply_to is not None:
+            target_chat = self._chat_for(user, chat_type, chat_id)["id"]
+            target = self._messages.get((target_chat, reply_to))
+            if target is None:
+                raise ValueError(f"no message {reply_to} in chat {target_chat} to reply to")
+            content["reply_to_message"] = {k: copy.deepcopy(v) for k, v in target.items() if k != "reply_to_message"}
         return self._push_message(user, chat_type, chat_id, content)
+
+    def delete_topic(self, chat_id: ChatId, thread_id: int) -> None:
+        """A staff member deletes a forum topic: later messages to it fail with "message thread not found"."""
+        del self.topics[chat_id][thread_id]
 
     def push_command(self, user: FakeUser, command: str, chat_type: ChatType = "private",
                      chat_id: int | None = None) -> int:
@@ -1064,6 +1080,16 @@ class FakeBotApi:
         chat = self._chat(chat_id)
         thread = self._thread(params, chat_id)
         message: JsonDict = {"message_id": 0, "from": self.bot_user, "date": int(time.time()), "chat": chat}
+        reply = params.get("reply_parameters")
+        if isinstance(reply, str):
+            reply = json.loads(reply)
+        if isinstance(reply, dict):
+            target = self._messages.get((chat_id, self._int(reply, "message_id") or 0))
+            if target is not None:
+                message["reply_to_message"] = {k: copy.deepcopy(v) for k, v in target.items()
+                                               if k != "reply_to_message"}
+            elif not reply.get("allow_sending_without_reply"):
+                raise bad_request("message to be replied not found")
         if thread is not None:
             message["message_thread_id"] = thread
             if chat.get("is_forum") or chat_id in self.topics:
@@ -1293,6 +1319,35 @@ class FakeBotApi:
         text = stored.get("text", stored.get("caption"))
         self._record_sent("copyMessage", chat_id, text, markup, params, stored)
         return {"message_id": stored["message_id"]}
+
+    async def _edit_forum_topic(self, params: JsonDict) -> bool:
+        chat_id = self._chat_id(params)
+        thread = self._int(params, "message_thread_id")
+        topic = self.topics.get(chat_id, {}).get(thread or 0)
+        if topic is None:
+            raise bad_request("message thread not found")
+        name = params.get("name")
+        if name is not None:
+            if not 1 <= len(str(name)) <= 128:
+                raise bad_request("topic name must be 1-128 characters")
+            topic["name"] = str(name)
+        return True
+
+    async def _set_message_reaction(self, params: JsonDict) -> bool:
+        chat_id = self._chat_id(params)
+        message_id = self._message_id(params)
+        if (chat_id, message_id) not in self._messages:
+            raise bad_request("message to react not found")
+        reaction = params.get("reaction") or []
+        if isinstance(reaction, str):
+            reaction = json.loads(reaction)
+        if not isinstance(reaction, list) or any(
+            not isinstance(r, dict) or r.get("type") != "emoji" or r.get("emoji") not in REACTION_EMOJI
+            for r in reaction
+        ):
+            raise bad_request("REACTION_INVALID")
+        self.reactions[(chat_id, message_id)] = reaction
+        return True
 
     async def _create_forum_topic(self, params: JsonDict) -> JsonDict:
         chat_id = self._chat_id(params)
