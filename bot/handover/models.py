@@ -82,6 +82,7 @@ class Conversation(Base):
     thread_id: Mapped[int | None] = mapped_column(Integer)
     translated: Mapped[bool] = mapped_column(Boolean, default=False)
     want_gender: Mapped[str | None] = mapped_column(String(8))
+    queue_seq: Mapped[int | None] = mapped_column(Integer)  # place in the mediators' queue, first come first
     opening_text: Mapped[str | None] = mapped_column(Text)
     intro_message_id: Mapped[int | None] = mapped_column(Integer)  # in the mediator's chat: copies quote it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -349,46 +349,64 @@ class HandoverService:
     async def route(self, conversation_id: int, exclude_mediators: bool = False) -> Routed:
         """Match one waiting conversation and carry the outcome out (offer message or staff topic)."""
         routed = await asyncio.to_thread(self._match, conversation_id, exclude_mediators)
+        await self._carry_out(routed)
+        return routed
+
+    async def _carry_out(self, routed: Routed) -> None:
         if routed.kind == "offer" and routed.helper is not None and routed.offer_id is not None:
             await self._send_offer(routed)
         elif routed.kind == "staff":
             await self._open_staff_topic(routed.conversation.id)
-        return routed
 
     def _match(self, conversation_id: int, exclude_mediators: bool = False) -> Routed:
-        now = self.clock()
         with self._lock, self._session.begin() as s:
             c = s.get(Conversation, conversation_id)
-            if c is None or c.state not in WAITING_STATES:
-                return Routed("none", ConversationView.of(c)) if c else Routed("none", _missing(conversation_id))
-            if not exclude_mediators:
-                candidates, capable = self._candidates(s, c, now)
-                if candidates:
-                    helper = candidates[0]
-                    offer = Offer(conversation_id=c.id, helper_id=helper.id, state="pending", created_at=now,
-                                  expires_at=now + timedelta(seconds=self.settings.offer_timeout_s))
-                    s.add(offer)
-                    # Rotation: an offer counts as an assignment, so the next request goes to someone else.
-                    helper.last_assigned_at = now
-                    c.state = "offering"
-                    s.flush()
-                    self._audit(s, f"helper:{helper.id}", "offered", c.id)
-                    return Routed("offer", ConversationView.of(c), HelperView.of(helper), offer.id)
-                waited = (now - (_aware(c.requested_at) or now)).total_seconds()
-                if capable and waited < self.settings.queue_max_wait_s:
-                    c.state = "queued"
-                    s.flush()
-                    return Routed("queued", ConversationView.of(c), position=self._queue_position(s, c))
-            if not self.settings.staff_chat:
-                c.state = "queued"  # nobody else to ask: wait for a mediator
+            if c is None:
+                return Routed("none", _missing(conversation_id))
+            return self._match_locked(s, c, self.clock(), exclude_mediators)
+
+    def _match_first_queued(self) -> Routed | None:
+        """The first person in the queue whom someone can take now (or whose wait is over), matched
+        atomically, so that a mediator who becomes free goes to the head of the line."""
+        now = self.clock()
+        with self._lock, self._session.begin() as s:
+            for c in s.scalars(select(Conversation).where(Conversation.state == "queued")
+                               .order_by(Conversation.queue_seq)):
+                routed = self._match_locked(s, c, now)
+                if routed.kind in ("offer", "staff"):
+                    return routed
+            return None
+
+    def _match_locked(self, s: Session, c: Conversation, now: datetime, exclude_mediators: bool = False) -> Routed:
+        if c.state not in WAITING_STATES:
+            return Routed("none", ConversationView.of(c))
+        if s.scalar(select(Offer.id).where(Offer.conversation_id == c.id, Offer.state == "pending")) is not None:
+            # Already offered to someone (a concurrent sweep or close got here first): one offer at a time.
+            return Routed("none", ConversationView.of(c))
+        if not exclude_mediators:
+            candidates, capable = self._candidates(s, c, now)
+            if candidates:
+                helper = candidates[0]
+                offer = Offer(conversation_id=c.id, helper_id=helper.id, state="pending", created_at=now,
+                              expires_at=now + timedelta(seconds=self.settings.offer_timeout_s))
+                s.add(offer)
+                # Rotation: an offer counts as an assignment, so the next request goes to someone else.
+                helper.last_assigned_at = now
+                c.state = "offering"
                 s.flush()
-                return Routed("queued", ConversationView.of(c), position=self._queue_position(s, c))
-            team = self.teams.get(c.team) or self.teams.for_topic(c.topic)
-            c.state, c.mode, c.team, c.helper_id, c.assigned_at = "active", "staff", team.id, None, now
-            c.translated = c.lang != self.teams.staff_language
-            s.flush()
-            self._audit(s, "staff-group", "assigned", c.id, team.id)
-            return Routed("staff", ConversationView.of(c), position=self._team_position(s, c))
+                self._audit(s, f"helper:{helper.id}", "offered", c.id)
+                return Routed("offer", ConversationView.of(c), HelperView.of(helper), offer.id)
+            waited = (now - (_aware(c.requested_at) or now)).total_seconds()
+            if capable and waited < self.settings.queue_max_wait_s:
+                return self._enqueue_conversation(s, c)
+        if not self.settings.staff_chat:
+            return self._enqueue_conversation(s, c)  # nobody else to ask: wait for a mediator
+        team = self.teams.get(c.team) or self.teams.for_topic(c.topic)
+        c.state, c.mode, c.team, c.helper_id, c.assigned_at = "active", "staff", team.id, None, now
+        c.translated = c.lang != self.teams.staff_language
+        s.flush()
+        self._audit(s, "staff-group", "assigned", c.id, team.id)
+        return Routed("staff", ConversationView.of(c), position=self._team_position(s, c))
 
     def _candidates(self, s: Session, c: Conversation, now: datetime) -> tuple[list[Helper], bool]:
         """(mediators who can take it now, fairest first; whether anyone could take it once free)."""
@@ -414,9 +432,16 @@ class HandoverService:
         ready.sort(key=lambda x: (x[0], x[1]))
         return [h for _, _, h in ready], capable
 
+    def _enqueue_conversation(self, s: Session, c: Conversation) -> Routed:
+        c.state = "queued"
+        if c.queue_seq is None:  # someone sent back to the queue keeps their place
+            c.queue_seq = int(s.scalar(select(func.max(Conversation.queue_seq))) or 0) + 1
+        s.flush()
+        return Routed("queued", ConversationView.of(c), position=self._queue_position(s, c))
+
     def _queue_position(self, s: Session, c: Conversation) -> int:
         ahead = s.scalar(select(func.count()).select_from(Conversation).where(
-            Conversation.state == "queued", Conversation.lang == c.lang, Conversation.id < c.id))
+            Conversation.state == "queued", Conversation.lang == c.lang, Conversation.queue_seq < c.queue_seq))
         return int(ahead or 0) + 1
 
     def _team_position(self, s: Session, c: Conversation) -> int:
@@ -996,15 +1021,10 @@ class HandoverService:
     # ================================================================== background
     async def drain_queue(self) -> None:
         """Queued conversations get the next free mediator (first come, first served)."""
-        for conv_id in await asyncio.to_thread(self._queued_ids):
-            routed = await self.route(conv_id)
+        while (routed := await asyncio.to_thread(self._match_first_queued)) is not None:
+            await self._carry_out(routed)
             if routed.kind in ("offer", "staff") and routed.conversation.person_chat:
                 await self._to_person(routed.conversation, self._status_reply(routed, routed.conversation.lang))
-
-    def _queued_ids(self) -> list[int]:
-        with self._session() as s:
-            return list(s.scalars(select(Conversation.id).where(Conversation.state == "queued")
-                                  .order_by(Conversation.id)))
 
     async def sweep(self) -> None:
         """Expired offers go to the next candidate; waiting people are re-matched; pending messages

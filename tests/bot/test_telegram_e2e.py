@@ -16,10 +16,10 @@ from telegram import Update
 from bot.dialogue import DialogueService, DialogueSettings, entry_code
 from bot.store import Pseudonymizer, Store
 from bot.telegram_app import TelegramBot
-from core.config import Settings
 from nlu.intents import NluService
 from retrieval.engine import AnswerEngine
-from tests.fakes.bot_api import FakeBotApi, SentRecord
+from tests.bot.tg import bot_settings, buttons, start, stop
+from tests.fakes.bot_api import FakeBotApi
 
 ARABIC = re.compile(r"[\u0600-\u06ff]")
 LATIN = re.compile(r"[A-Za-zÄÖÜäöüß]")
@@ -42,41 +42,13 @@ def pseudonyms() -> Pseudonymizer:
     return Pseudonymizer(b"test-key-of-sufficient-length!!")
 
 
-def _settings(fake: FakeBotApi, tmp_path: Path, **kw: object) -> Settings:
-    return Settings(telegram_token=fake.token, telegram_api_url=fake.base_url, data_dir=tmp_path, **kw)  # type: ignore[arg-type]
-
-
-async def start(bot: TelegramBot) -> TelegramBot:
-    app = bot.application
-    await app.initialize()
-    await bot._post_init(app)  # post_init runs only inside run_polling; the lifecycle is driven by hand here
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    return bot
-
-
-async def stop(bot: TelegramBot) -> None:
-    app = bot.application
-    assert app.updater is not None
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    await bot._post_shutdown(app)
-
-
 @pytest.fixture
 async def running(
     fake: FakeBotApi, dialogue: DialogueService, store: Store, pseudonyms: Pseudonymizer, tmp_path: Path
 ) -> AsyncIterator[TelegramBot]:
-    bot = await start(TelegramBot(_settings(fake, tmp_path), dialogue, store, pseudonyms))
+    bot = await start(TelegramBot(bot_settings(fake, tmp_path), dialogue, store, pseudonyms))
     yield bot
     await stop(bot)
-
-
-def buttons(record: SentRecord) -> list[str]:
-    rows = (record.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [b["callback_data"] for row in rows for b in row]
 
 
 async def test_arabic_speaker_goes_from_start_to_a_doctor_answer_and_deletes_everything(
@@ -213,12 +185,12 @@ async def test_restart_between_two_updates_loses_nothing_and_answers_nothing_twi
     fake: FakeBotApi, dialogue: DialogueService, store: Store, pseudonyms: Pseudonymizer, tmp_path: Path
 ) -> None:
     nour = fake.user(507, "Nour", language_code="ar")
-    first = await start(TelegramBot(_settings(fake, tmp_path), dialogue, store, pseudonyms))
+    first = await start(TelegramBot(bot_settings(fake, tmp_path), dialogue, store, pseudonyms))
     fake.push_sticker(nour)
     await fake.wait_for_messages(507, 1)
     await stop(first)
     fake.push_voice(nour)  # arrives while the bot is down
-    second = await start(TelegramBot(_settings(fake, tmp_path), dialogue, store, pseudonyms))
+    second = await start(TelegramBot(bot_settings(fake, tmp_path), dialogue, store, pseudonyms))
     try:
         await fake.wait_for_messages(507, 2, timeout=15)
         await asyncio.sleep(1.5)
@@ -238,7 +210,7 @@ async def test_webhook_rejects_a_wrong_secret_and_accepts_the_right_one(
     fake: FakeBotApi, dialogue: DialogueService, store: Store, pseudonyms: Pseudonymizer, tmp_path: Path
 ) -> None:
     port = _free_port()
-    bot = TelegramBot(_settings(fake, tmp_path), dialogue, store, pseudonyms)
+    bot = TelegramBot(bot_settings(fake, tmp_path), dialogue, store, pseudonyms)
     app = bot.application
     await app.initialize()
     await app.start()

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("thread_id", sa.Integer(), nullable=True),
         sa.Column("translated", sa.Boolean(), nullable=False),
         sa.Column("want_gender", sa.String(8), nullable=True),
+        sa.Column("queue_seq", sa.Integer(), nullable=True),
         sa.Column("opening_text", sa.Text(), nullable=True),
         sa.Column("intro_message_id", sa.Integer(), nullable=True),
         sa.Column("created_at", TZ, nullable=False),

@@ -1,0 +1,454 @@
+"""The hand-over end to end: the real python-telegram-bot over HTTP against the fake Bot API, with
+several accounts — people asking for help, volunteer language mediators, staff in a forum group."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.dialogue import DialogueService, DialogueSettings
+from bot.handover.models import Conversation, Offer, RelayMessage
+from bot.handover.service import HandoverService
+from bot.handover.texts import helper_text
+from bot.store import Pseudonymizer, Store
+from bot.telegram_app import ACK_EMOJI, TelegramBot
+from nlu.intents import NluService
+from retrieval.engine import AnswerEngine
+from tests.bot.handover.conftest import STAFF_CHAT, WEEKEND, Clock, HandoverFactory, invite
+from tests.bot.tg import bot_settings, buttons, start, stop
+from tests.fakes.bot_api import FakeBotApi, FakeUser, SentRecord
+
+STAFF = int(STAFF_CHAT)
+RELAYED = ("sendMessage", "copyMessage")
+
+
+class World:
+    """One district: the bot, its database, and the people around it."""
+
+    def __init__(self, fake: FakeBotApi, engine: AnswerEngine, store: Store, nlu: NluService,
+                 make_handover: HandoverFactory, tmp_path: Path, clock: Clock) -> None:
+        self.fake, self.engine, self.store, self.nlu = fake, engine, store, nlu
+        self.make_handover, self.tmp_path, self.clock = make_handover, tmp_path, clock
+        self.pseudonyms = Pseudonymizer(b"test-key-of-sufficient-length!!")
+        self.handover_settings: dict[str, Any] = {}
+        self.bot: TelegramBot | None = None
+        self.handover: HandoverService
+
+    async def start(self) -> None:
+        self.handover = self.make_handover(**self.handover_settings)
+        dialogue = DialogueService(self.engine, self.store, DialogueSettings(), nlu=self.nlu, handover=self.handover)
+        self.bot = await start(TelegramBot(bot_settings(self.fake, self.tmp_path), dialogue, self.store,
+                                           self.pseudonyms))
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await stop(self.bot)
+            self.bot = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    # ------------------------------------------------------------------ waiting
+    async def wait(self, predicate: Callable[[], Any], what: str, timeout: float = 15) -> Any:
+        return await self.fake.wait_for(predicate, timeout, what, fail_fast=self.fake.strict)
+
+    async def next_to(self, user: FakeUser | int, after: int, methods: tuple[str, ...] = ("sendMessage",),
+                      what: str = "a message") -> SentRecord:
+        chat = user if isinstance(user, int) else user.id
+
+        def found() -> SentRecord | None:
+            records = self.fake.messages_to(chat, methods)
+            return records[after] if len(records) > after else None
+
+        return await self.wait(found, f"{what} to {chat} (#{after + 1})")
+
+    def count(self, user: FakeUser | int, methods: tuple[str, ...] = ("sendMessage",)) -> int:
+        return len(self.fake.messages_to(user if isinstance(user, int) else user.id, methods))
+
+    # ------------------------------------------------------------------ actors
+    async def join(self, user: FakeUser, role: str = "mediator", languages: str = "", **kw: object) -> int:
+        code = invite(self.handover, role, languages, **kw)
+        n = self.count(user)
+        self.fake.push_command(user, f"/join {code}")
+        reply = await self.next_to(user, n, what="welcome")
+        helper = self.handover.registry.by_key(self.pseudonyms.key("telegram", user.id))
+        assert helper is not None, reply["text"]
+        return helper.id
+
+    async def request(self, person: FakeUser, choice: str = "ho:y") -> SentRecord:
+        """/human, then agree on the consent prompt; returns the status reply."""
+        n = self.count(person)
+        self.fake.push_command(person, "/human")
+        prompt = await self.next_to(person, n, what="consent prompt")
+        assert buttons(prompt) == ["ho:y", "ho:w", "ho:n"]
+        self.fake.push_callback(person, choice, message_id=prompt["message_id"])
+        return await self.next_to(person, n + 1, what="hand-over status")
+
+    def offers(self, helper: FakeUser) -> list[SentRecord]:
+        return [r for r in self.fake.messages_to(helper.id) if any(d.startswith("of:a:") for d in buttons(r))]
+
+    async def offer_to(self, helper: FakeUser, n: int = 1) -> SentRecord:
+        return await self.wait(lambda: self.offers(helper)[n - 1] if len(self.offers(helper)) >= n else None,
+                               f"offer #{n} to {helper.first_name}")
+
+    async def press(self, user: FakeUser, record: SentRecord, prefix: str) -> None:
+        data = next(d for d in buttons(record) if d.startswith(prefix))
+        self.fake.push_callback(user, data, message_id=record["message_id"])
+
+    def say(self, user: FakeUser, text: str, **kw: Any) -> int:
+        """Push a text; returns its message id."""
+        self.fake.push_text(user, text, **kw)
+        return int(self.fake.pushed[-1]["message"]["message_id"])
+
+    def conversations(self) -> list[Conversation]:
+        with self.store.sessions() as s:
+            return list(s.scalars(select(Conversation).order_by(Conversation.id)))
+
+    def topic_thread(self) -> int:
+        threads = list(self.fake.topics.get(STAFF, {}))
+        assert threads, "no forum topic was created"
+        return threads[-1]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as api:
+        api.add_chat(STAFF, "supergroup", "Wegweiser – Team Landkreis", is_forum=True)
+        yield api
+
+
+@pytest.fixture
+async def world(fake: FakeBotApi, engine: AnswerEngine, store: Store, nlu: NluService,
+                make_handover: HandoverFactory, tmp_path: Path, clock: Clock) -> AsyncIterator[World]:
+    w = World(fake, engine, store, nlu, make_handover, tmp_path, clock)
+    await w.start()
+    yield w
+    await w.stop()
+
+
+def leaks(fake: FakeBotApi, chat: int, others: list[FakeUser]) -> list[str]:
+    """Names, usernames or ids of ``others`` in anything the client of ``chat`` received."""
+    found = []
+    for record in fake.sent:
+        if record["chat_id"] != chat or record["message"] is None:
+            continue
+        seen = json.dumps(record["message"], ensure_ascii=False)
+        for other in others:
+            for token in (other.first_name, other.last_name, other.username, str(other.id)):
+                if token and token in seen:
+                    found.append(f"{token!r} in {record['method']} to {chat}")
+    return found
+
+
+# ====================================================================== matching and relay
+async def test_matched_by_language_relayed_both_ways_closed_and_nobody_learns_who_the_other_is(world: World) -> None:
+    fake = world.fake
+    karim = fake.user(7_770_101, "Karim", language_code="de", username="karim_ar", last_name="Haddad")
+    leyla = fake.user(7_770_102, "Leyla", language_code="de", username="leyla_fa", last_name="Rahimi")
+    await world.join(karim, languages="ar")
+    leyla_id = await world.join(leyla, languages="fa,prs", alias="Sprachmittlung Dari 1")
+    zahra = fake.user(7_770_201, "Zahra", language_code="fa", username="zahra_a", last_name="Ahmadi")
+
+    status = await world.request(zahra)
+    assert status["text"] == world.handover.t("fa", "handover.offering", language="فارسی", minutes=3)
+    offer = await world.offer_to(leyla)
+    assert world.offers(karim) == [], "the Arabic mediator is not asked for a Dari/Farsi request"
+    assert "Persisch" in (offer["text"] or "") and "#" in (offer["text"] or "")
+
+    await world.press(leyla, offer, "of:a:")
+    connected = await world.next_to(zahra, 2, what="connected notice")
+    assert "Sprachmittlung Dari 1" in (connected["text"] or "")
+
+    question = "سلام، برای وقت گرفتن از اداره اتباع کمک میخواهم"
+    asked = world.say(zahra, question)
+    copied = await world.next_to(leyla, 0, ("copyMessage",), "the person's message")
+    assert copied["message"] is not None and copied["message"]["text"] == question
+    await world.wait(lambda: fake.reactions.get((zahra.id, asked)), "the quiet 👌 on the relayed message")
+    assert fake.reactions[(zahra.id, asked)] == [{"type": "emoji", "emoji": ACK_EMOJI}]
+
+    answer = "سلام! حتماً. فردا با هم فرم را پر می‌کنیم."
+    world.say(leyla, answer, reply_to=copied["message_id"])
+    back = await world.next_to(zahra, 0, ("copyMessage",), "the mediator's answer")
+    assert back["message"] is not None and back["message"]["text"] == answer
+
+    world.say(leyla, "!note Termin am Dienstag vereinbaren")
+    fake.push_command(leyla, "/close Termin bei der Ausländerbehörde erklärt")
+    closing = await world.next_to(zahra, 3, what="closing question")
+    assert "Termin bei der Ausländerbehörde erklärt" in (closing["text"] or "")
+    assert all("Dienstag" not in (r["text"] or "") for r in fake.messages_to(zahra.id, RELAYED))
+    await world.press(zahra, closing, "cl:y:")
+    thanks = await world.next_to(zahra, 4, what="thanks")
+    assert thanks["text"] == world.handover.t("fa", "feedback.thanks")
+
+    [conv] = world.conversations()
+    assert (conv.state, conv.helped, conv.person_chat, conv.helper_id) == ("closed", True, None, leyla_id)
+    actions = [(actor, action) for _, actor, action, _, _ in world.handover.audit(conv.label)]
+    for expected in [("person", "consented"), (f"helper:{leyla_id}", "offered"), (f"helper:{leyla_id}", "accepted"),
+                     (f"helper:{leyla_id}", "message_in"), (f"helper:{leyla_id}", "note"),
+                     (f"helper:{leyla_id}", "closed")]:
+        assert expected in actions
+    assert leaks(fake, zahra.id, [leyla, karim]) == []
+    assert leaks(fake, leyla.id, [zahra]) == []
+
+
+async def test_decline_and_timeout_hand_the_offer_to_the_next_mediator(world: World) -> None:
+    fake = world.fake
+    amal, badr, cemal = (fake.user(7_770_111 + i, name, language_code="de") for i, name in
+                         enumerate(("Amal", "Badr", "Cemal")))
+    for mediator in (amal, badr, cemal):
+        await world.join(mediator, languages="ar")
+    omar = fake.user(7_770_211, "Omar", language_code="ar")
+    await world.request(omar)
+
+    first = await world.offer_to(amal)
+    assert world.offers(badr) == world.offers(cemal) == [], "one offer at a time"
+    await world.press(amal, first, "of:d:")
+    second = await world.offer_to(badr)
+    assert world.offers(cemal) == []
+
+    world.clock.advance(181)  # Badr does not answer within the 3 minutes
+    third = await world.offer_to(cemal)
+    await world.wait(lambda: helper_text("offer_expired") in fake.texts_to(badr.id), "expiry notice to Badr")
+    await world.press(badr, second, "of:a:")  # too late
+    await world.wait(lambda: helper_text("offer_gone") in fake.texts_to(badr.id), "late accept refused")
+    await world.press(cemal, third, "of:a:")
+    await world.wait(lambda: world.conversations()[0].state == "active", "Cemal takes over")
+    with world.store.sessions() as s:
+        states = [o.state for o in s.scalars(select(Offer).order_by(Offer.id))]
+    assert states == ["declined", "expired", "accepted"]
+
+
+async def test_fifty_simultaneous_requests_never_push_a_mediator_over_their_caps(world: World) -> None:
+    fake = world.fake
+    mediators = [fake.user(7_770_121 + i, f"Mediator{i}", language_code="de") for i in range(3)]
+    caps = [(2, 5), (2, 5), (2, 1)]  # (open conversations, conversations per week)
+    for user, (max_open, max_week) in zip(mediators, caps, strict=True):
+        await world.join(user, languages="ar", max_open=max_open, max_per_week=max_week)
+    people = [fake.user(7_771_000 + i, f"Person{i}", language_code="ar") for i in range(50)]
+    for person in people:
+        fake.push_command(person, "/human")
+    prompts = [await world.next_to(p, 0, what="consent prompt") for p in people]
+    for person, prompt in zip(people, prompts, strict=True):
+        fake.push_callback(person, "ho:y", message_id=prompt["message_id"])
+    statuses = [(await world.next_to(p, 1, what="status"))["text"] for p in people]
+
+    t = world.handover.t
+    offering = t("ar", "handover.offering", language="العربية", minutes=3)
+    queued = sorted(s for s in statuses if s != offering)
+    assert statuses.count(offering) == 5  # 2 + 2 + 1: every cap reached, none exceeded
+    assert queued == sorted(t("ar", "handover.queued", language="العربية", position=n) for n in range(1, 46))
+    offers = [len(world.offers(m)) for m in mediators]
+    assert offers == [2, 2, 1]
+    for view in world.handover.registry.search(role="mediator"):
+        assert view.open_now <= view.max_open and view.this_week <= view.max_per_week
+
+    # A mediator finishes a conversation: the first in line is offered to them next, and told so.
+    first = world.offers(mediators[0])[0]
+    await world.press(mediators[0], first, "of:a:")
+    await world.wait(lambda: sum(c.state == "active" for c in world.conversations()) == 1, "accepted")
+    head = next(p for p, s in zip(people, statuses, strict=True)
+                if s == t("ar", "handover.queued", language="العربية", position=1))
+    fake.push_command(mediators[0], "/close erledigt")
+    await world.offer_to(mediators[0], 3)
+    told = await world.next_to(head, 2, what="the first in line hears that a mediator is asked")
+    assert told["text"] == offering
+    assert [v.open_now for v in world.handover.registry.search(role="mediator")] == [2, 2, 1]
+
+
+# ====================================================================== staff
+async def test_without_a_mediator_the_responsible_team_answers_in_a_forum_topic(world: World) -> None:
+    fake = world.fake
+    sabine = fake.user(7_770_301, "Sabine", language_code="de", username="sabine_lra", last_name="Krause")
+    await world.join(sabine, role="staff", team="foreigners_office")
+    gul = fake.user(7_770_401, "Gul", language_code="ps", username="gul_p", last_name="Khan")
+    status = await world.request(gul)
+    team = world.handover.teams.teams["social_services"]  # no topic yet: the default team
+    assert team.name("ps") in (status["text"] or "")
+    assert world.handover.t("ps", "handover.translated_note") in (status["text"] or "")
+    thread = world.topic_thread()
+    [conv] = world.conversations()
+    assert conv.label in fake.topics[STAFF][thread]["name"] and "Gul" not in fake.topics[STAFF][thread]["name"]
+    intro = await world.next_to(STAFF, 0, what="topic intro")
+    assert intro["params"].get("message_thread_id") == thread and "Paschtu" in (intro["text"] or "")
+
+    world.say(gul, "زه د خپلې پېژندپاڼې په اړه پوښتنه لرم.")
+    relayed = await world.next_to(STAFF, 1, what="the person's message in the topic")
+    assert relayed["params"].get("message_thread_id") == thread
+    assert "زه د خپلې پېژندپاڼې" in (relayed["text"] or "") and "🔤" in (relayed["text"] or "")
+
+    world.say(sabine, "!note Akte liegt bei Frau K.", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
+    world.say(sabine, "Danke, wir melden uns morgen.", chat_type="supergroup", chat_id=STAFF,
+              message_thread_id=thread)
+    answer = await world.wait(lambda: next((r for r in fake.messages_to(gul.id, RELAYED)
+                                            if "Danke, wir melden uns morgen." in (r["text"] or "")), None),
+                              "the staff answer, labelled")
+    assert "Akte" not in " ".join(r["text"] or "" for r in fake.messages_to(gul.id, RELAYED))
+    text = answer["text"] or ""
+    assert (world.handover.t("ps", "handover.mt_label") in text) or (world.handover.t("ps", "handover.mt_missing")
+                                                                     in text)
+    assert leaks(fake, gul.id, [sabine]) == [] and leaks(fake, STAFF, [gul]) == []
+
+
+async def test_outside_office_hours_the_person_hears_when_the_office_opens(world: World) -> None:
+    world.clock.now = WEEKEND
+    fake = world.fake
+    await world.join(fake.user(7_770_302, "Jana", language_code="de"), role="staff", team="social_services")
+    lena = fake.user(7_770_402, "Lena", language_code="de")
+    status = await world.request(lena)
+    text = status["text"] or ""
+    assert "Montag" in text and "08:00" in text and "112" in text and "110" in text
+    await world.next_to(STAFF, 0, what="topic intro")  # staff find it when they are back
+
+
+async def test_an_emergency_alerts_staff_without_sharing_the_message(world: World) -> None:
+    fake = world.fake
+    await world.join(fake.user(7_770_303, "Tom", language_code="de"), role="staff", team="health_office")
+    mona = fake.user(7_770_403, "Mona", language_code="ar")
+    text = "ساعدوني، زوجي يضربني الآن"
+    world.say(mona, text)
+    reply = await world.next_to(mona, 0, what="emergency numbers")
+    assert "110" in (reply["text"] or "") and any(d.startswith("human") for d in buttons(reply))
+    alert = await world.next_to(STAFF, 0, what="staff alert")
+    assert "🚨" in (alert["text"] or "") and "Arabisch" in (alert["text"] or "")
+    assert text not in (alert["text"] or "") and "يضربني" not in (alert["text"] or "")
+
+
+# ====================================================================== durability
+async def test_restart_mid_conversation_loses_nothing_and_sends_nothing_twice(world: World) -> None:
+    fake = world.fake
+    farid = fake.user(7_770_131, "Farid", language_code="de")
+    await world.join(farid, languages="ar")
+    huda = fake.user(7_770_231, "Huda", language_code="ar")
+    await world.request(huda)
+    await world.press(farid, await world.offer_to(farid), "of:a:")
+    await world.next_to(huda, 2, what="connected")
+
+    await world.stop()
+    world.say(huda, "هل أنت هناك؟")  # written while the bot is down
+    before = fake.pushed[-1]
+    await world.start()
+    copied = await world.next_to(farid, 0, ("copyMessage",), "the message from the downtime")
+    assert copied["message"] is not None and copied["message"]["text"] == "هل أنت هناك؟"
+
+    # Telegram delivers the same message again (e.g. the offset was not confirmed before a crash).
+    fake.push_raw({"message": before["message"]})
+    world.say(huda, "شكراً")
+    await world.next_to(farid, 1, ("copyMessage",), "the next message")
+    await asyncio.sleep(1.5)
+    texts = [r["message"]["text"] for r in fake.messages_to(farid.id, ("copyMessage",)) if r["message"]]
+    assert texts == ["هل أنت هناك؟", "شكراً"], "nothing lost, nothing twice"
+    with world.store.sessions() as s:
+        assert s.scalar(select(RelayMessage.id).where(RelayMessage.state == "pending")) is None
+
+
+async def test_a_pending_offer_survives_a_restart_and_still_times_out(world: World) -> None:
+    fake = world.fake
+    await world.join(fake.user(7_770_304, "Ines", language_code="de"), role="staff", team="social_services")
+    nadia = fake.user(7_770_132, "Nadia", language_code="de")
+    await world.join(nadia, languages="uk,ru")
+    ivan = fake.user(7_770_232, "Ivan", language_code="uk")
+    await world.request(ivan)
+    await world.offer_to(nadia)
+    await world.restart()
+    world.clock.advance(200)
+    moved = await world.next_to(ivan, 2, what="status after the timeout")
+    assert "Sozialamt" in (moved["text"] or "") or "social services" in (moved["text"] or "").lower() or \
+        world.handover.t("uk", "handover.translated_note") in (moved["text"] or "")
+    assert world.conversations()[0].mode == "staff"
+
+
+async def test_blocked_bot_on_either_side_is_handled_and_reported(world: World) -> None:
+    fake = world.fake
+    await world.join(fake.user(7_770_305, "Uwe", language_code="de"), role="staff", team="social_services")
+    gone = fake.user(7_770_133, "Gone", language_code="de")
+    await world.join(gone, languages="tr")
+    fake.block_user(gone.id)
+    ali = fake.user(7_770_233, "Ali", language_code="tr")
+    await world.request(ali)
+    report = await world.wait(lambda: next((t for t in fake.texts_to(STAFF) if "blockiert" in t), None),
+                              "report to staff")
+    assert "Gone" not in report
+    await world.wait(lambda: world.conversations()[0].mode == "staff", "the team took over")
+
+    # Now the person blocks the bot while the team is writing to them.
+    fake.block_user(ali.id)
+    thread = world.topic_thread()
+    uwe = fake.user(7_770_305, "Uwe", language_code="de")
+    world.say(uwe, "Guten Tag, wie können wir helfen?", chat_type="supergroup", chat_id=STAFF,
+              message_thread_id=thread)
+    await world.wait(lambda: world.conversations()[0].state == "closed", "conversation closed")
+    await world.wait(lambda: any(helper_text("person_blocked") in t for t in fake.texts_to(STAFF)),
+                     "staff told that the person blocked the bot")
+
+
+async def test_a_deleted_forum_topic_is_replaced_and_reported(fake: FakeBotApi, world: World) -> None:
+    fake.strict = False  # the bot's first try at the deleted topic is answered 400 on purpose
+    await world.join(fake.user(7_770_306, "Vera", language_code="de"), role="staff", team="social_services")
+    sara = fake.user(7_770_234, "Sara", language_code="de")
+    await world.request(sara)
+    old = world.topic_thread()
+    await world.next_to(STAFF, 0, what="intro")
+    fake.delete_topic(STAFF, old)
+    world.say(sara, "Ich brauche Hilfe mit dem Brief.")
+    await world.wait(lambda: len(fake.topics[STAFF]) == 1 and world.topic_thread() != old, "a new topic")
+    new = world.topic_thread()
+    copied = await world.next_to(STAFF, 0, ("copyMessage",), "the message in the new topic")
+    assert copied["params"].get("message_thread_id") == new
+    assert any("gelöscht" in t for t in fake.texts_to(STAFF))
+    assert world.conversations()[0].thread_id == new
+
+
+# ====================================================================== authorization
+async def test_impersonation_attempts_are_refused(world: World) -> None:
+    fake = world.fake
+    t = world.handover.t
+    mediator = fake.user(7_770_141, "Rana", language_code="de")
+    other = fake.user(7_770_142, "Samir", language_code="de")
+    code = invite(world.handover, "mediator", "ar")
+    fake.push_command(mediator, f"/join {code}")
+    await world.next_to(mediator, 0, what="welcome")
+    fake.push_command(other, f"/join {code}")  # the same code again
+    used = await world.next_to(other, 0, what="refusal")
+    fake.push_command(other, "/join ABCD-EFGH-JKLM")
+    unknown = await world.next_to(other, 1, what="refusal")
+    assert used["text"] == unknown["text"] == helper_text("join_refused")
+
+    yusuf = fake.user(7_770_241, "Yusuf", language_code="ar")
+    await world.request(yusuf)
+    offer = await world.offer_to(mediator)
+    offer_data = next(d for d in buttons(offer) if d.startswith("of:a:"))
+    refused = t("ar", "input.unknown_command")
+    # A person forges the mediator's accept button, sends a staff command, reads someone else's conversation.
+    fake.push_callback(yusuf, offer_data, check_button=False)
+    fake.push_command(yusuf, "/close fertig")
+    fake.push_callback(yusuf, "cl:y:#ZZZZZ", check_button=False)
+    replies = [await world.next_to(yusuf, n, what="refusal") for n in (2, 3, 4)]
+    assert [r["text"] for r in replies[:1]] == [t("ar", "handover.waiting", position=1)] or \
+        replies[0]["text"] in (refused, t("ar", "handover.waiting", position=1))
+    assert replies[1]["text"] == refused
+    # The staff command was not passed on to the mediator either.
+    assert all("/close" not in (r["message"] or {}).get("text", "") for r in fake.messages_to(mediator.id, RELAYED))
+    [conv] = world.conversations()
+    assert conv.state == "offering"
+    with world.store.sessions() as s:
+        assert s.scalar(select(Offer.state)) == "pending"
+
+    # Another helper presses this mediator's offer.
+    intruder = fake.user(7_770_143, "Malik", language_code="de")
+    await world.join(intruder, languages="ar")
+    fake.push_callback(intruder, offer_data, check_button=False)
+    await world.wait(lambda: helper_text("offer_gone") in fake.texts_to(intruder.id), "refused")
+
+    # Someone in the staff group who is not registered staff cannot write to anyone.
+    stranger = fake.user(7_770_144, "Stranger", language_code="de")
+    world.say(stranger, "Hallo an alle", chat_type="supergroup", chat_id=STAFF)
+    await world.wait(lambda: helper_text("not_staff") in fake.texts_to(STAFF), "refused in the staff group")
+    assert all("Hallo an alle" not in (r["message"] or {}).get("text", "") for r in fake.sent
+               if r["chat_id"] == yusuf.id)
