@@ -35,3 +35,11 @@ class TranslationUnavailable(WegweiserError):
 
 class EscalationError(WegweiserError):
     """A hand-over to a person could not be carried out (unknown conversation, refused role …)."""
+
+
+class PackageError(WegweiserError):
+    """A machine-translation package is missing, malformed or cannot be installed."""
+
+
+class PackageIndexUnavailable(PackageError):
+    """Argos' package index (or a package download) cannot be reached: the machine is offline."""

@@ -14,6 +14,9 @@ from core.config import Settings
 from retrieval.embedder import E5SmallEmbedder
 from retrieval.engine import AnswerEngine
 
+# Tiny real argostranslate packages (built once per session) and translators over them.
+pytest_plugins = ["tests.translations.argos_fixture"]
+
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT.parent / "shared"
 
