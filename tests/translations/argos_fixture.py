@@ -52,7 +52,11 @@ STEPS_PER_ROUND = 150
 
 def load_pairs(data_file: Path = DATA_FILE) -> dict[tuple[str, str], list[tuple[str, str]]]:
     data = yaml.safe_load(data_file.read_text(encoding="utf-8"))
-    return {tuple(key.split("-")): [(str(a), str(b)) for a, b in rows] for key, rows in data.items()}  # type: ignore[misc]
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key, rows in data.items():
+        source, target = key.split("-")
+        out[(source, target)] = [(str(a), str(b)) for a, b in rows]
+    return out
 
 
 def masked_pairs(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -75,8 +79,9 @@ def build_package(source: str, target: str, rows: list[tuple[str, str]], out_dir
     import torch
     from ctranslate2.converters import TransformersConverter
     from transformers import MarianConfig, MarianMTModel
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as transformers_logging
 
+    hf_logging: Any = transformers_logging
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     torch.set_num_threads(1)
@@ -103,16 +108,16 @@ def build_package(source: str, target: str, rows: list[tuple[str, str]], out_dir
         pad_token_id=pad, eos_token_id=0, decoder_start_token_id=pad, forced_eos_token_id=0,
         dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
     )
-    model = MarianMTModel(config)
+    model: Any = MarianMTModel(config)
 
     def batch(seqs: list[list[int]], fill: int) -> torch.Tensor:
         longest = max(map(len, seqs))
         return torch.tensor([s + [fill] * (longest - len(s)) for s in seqs])
 
-    input_ids = batch([sp.encode(a) + [0] for a, _ in pairs], pad)
-    labels = batch([sp.encode(b) + [0] for _, b in pairs], -100)
+    input_ids = batch([[*sp.encode(a), 0] for a, _ in pairs], pad)
+    labels = batch([[*sp.encode(b), 0] for _, b in pairs], -100)
     attention = (input_ids != pad).long()
-    embeddings = model.get_input_embeddings()
+    embeddings: Any = model.get_input_embeddings()
     with torch.no_grad():
         embeddings.weight[pad].zero_()
     embeddings.weight.register_hook(lambda grad: grad.index_fill(0, torch.tensor([pad]), 0.0))
@@ -221,7 +226,9 @@ def argos_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_translator(mt_packages_dir: Path, argos_home: Path, tmp_path: Path) -> Iterator[Callable[..., ArgosTranslator]]:
+def make_translator(
+    mt_packages_dir: Path, argos_home: Path, tmp_path: Path
+) -> Iterator[Callable[..., ArgosTranslator]]:
     made: list[ArgosTranslator] = []
 
     def make(max_loaded: int = 2, cache_file: Path | None = None, packages_dir: Path | None = None) -> ArgosTranslator:

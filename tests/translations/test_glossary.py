@@ -76,7 +76,8 @@ def test_ordinary_words_are_not_masked(glossary: Glossary, text: str) -> None:
 def test_repeated_terms_share_a_placeholder_and_other_forms_get_their_own(glossary: Glossary) -> None:
     masked = glossary.mask("Duldung, Duldungen und wieder Duldung.")
     placeholders = {s: p for p, s in masked.surfaces.items()}
-    assert masked.text == f"{placeholders['Duldung']}, {placeholders['Duldungen']} und wieder {placeholders['Duldung']}."
+    one, other = placeholders["Duldung"], placeholders["Duldungen"]
+    assert masked.text == f"{one}, {other} und wieder {one}."
     assert masked.counts[placeholders["Duldung"]] == 2
     assert masked.terms == ("Duldung",)
     translated = masked.text.replace("und wieder", "and again")

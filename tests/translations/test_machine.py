@@ -37,7 +37,8 @@ def test_direct_translation_keeps_the_protected_term(make_translator: MakeTransl
     [
         ("زه د خپلې پېژندپاڼې په اړه پوښتنه لرم.", "ps", "de", "Ich habe eine Frage zu meinem Ausweisdokument."),
         ("Danke, wir melden uns morgen.", "de", "ps", "مننه، سبا به درسره اړیکه ونیسو."),
-        ("Bitte bringen Sie Ihre Aufenthaltsgestattung mit.", "de", "ps", "مهرباني وکړئ خپل Aufenthaltsgestattung راوړئ."),
+        ("Bitte bringen Sie Ihre Aufenthaltsgestattung mit.", "de", "ps",
+         "مهرباني وکړئ خپل Aufenthaltsgestattung راوړئ."),
     ],
 )
 def test_pivot_through_english(make_translator: MakeTranslator, text: str, source: str, target: str,
