@@ -108,5 +108,9 @@ def import_argos(home: Path, packages_dir: Path) -> Argos:
                     os.environ[name] = value
         if argos_settings.chunk_type != argos_settings.ChunkType.SPACY:
             raise WegweiserError("argostranslate was configured elsewhere; sentence splitting would go online")
+        # argostranslate sets its own logger to INFO and logs every sentence and translation there,
+        # which would put people's messages into our logs: texts are never logged.
+        logging.getLogger("argostranslate").setLevel(logging.WARNING)
+        logging.getLogger("argostranslate.utils").setLevel(logging.WARNING)
         _argos = Argos(argos_package, argos_translate, argos_settings)
         return _argos
