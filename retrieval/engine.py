@@ -21,7 +21,7 @@ from core.config import Settings
 from core.errors import InputError
 from core.text import has_letters
 from knowledge.loader import load_pack
-from knowledge.schema import Entry, KnowledgePack
+from knowledge.schema import CURATED_ANSWER_LANGUAGES, Entry, KnowledgePack
 from nlu.language import LanguageIdentifier, canonical_language
 from nlu.safety import CrisisDetector, HumanRequestDetector
 from retrieval.embedder import Embedder, create_embedder
@@ -38,6 +38,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 # When a curated answer is missing in the person's language: the closest language they likely read.
 ANSWER_FALLBACKS: dict[str, tuple[str, ...]] = {"prs": ("fa",)}
 DEFAULT_FALLBACK = ("en", "de")
+# Questions in languages without curated answers are also searched in this language (if a package exists).
+QUERY_LANGUAGE = "en"
 # After the emergency reply, the entry that helps next: chosen by retrieval among these topics.
 CRISIS_TOPICS: dict[str, tuple[str, ...]] = {
     "medical": ("emergency_numbers", "hospitals_emergency_rooms", "pregnancy_and_birth", "children_health"),
@@ -238,8 +240,32 @@ class AnswerEngine:
             return "clarify", close
         return "escalate", candidates
 
+    def _translated_query(self, text: str, person_lang: str | None) -> str | None:
+        """The question in English, for languages the content has no curated answers in (Pashto,
+        Somali, Kurdish, Tigrinya …): the embedder and the lexical ranker both know English best."""
+        if person_lang is None or person_lang in CURATED_ANSWER_LANGUAGES:
+            return None
+        try:
+            if not self.translator.can_translate(person_lang, QUERY_LANGUAGE):
+                return None
+            return self.translator.translate(text, person_lang, QUERY_LANGUAGE).text
+        except Exception:
+            log.exception("answer.query_translation_failed lang=%s", person_lang)
+            return None
+
     def _retrieve(self, text: str, person_lang: str | None, mode: Mode) -> AnswerResult:
         status, candidates = self.decide(self.scores(text, mode))
+        query_translated = False
+        # Only when the question alone is not answered: a confident answer never waits for a model.
+        if status != "answered" and (english := self._translated_query(text, person_lang)) is not None:
+            t_status, t_candidates = self.decide(self.scores(english, mode))
+            if t_candidates[0].score > candidates[0].score:
+                status, candidates, query_translated = t_status, t_candidates, True
+        result = self._decided(status, candidates, person_lang)
+        result.query_translated = query_translated
+        return result
+
+    def _decided(self, status: Status, candidates: list[Candidate], person_lang: str | None) -> AnswerResult:
         top = candidates[0]
         if status == "answered":
             entry = self.pack.by_id(top.entry_id)

@@ -180,3 +180,22 @@ def test_cli_build_fills_the_cache(mt_packages_dir: Path, tmp_path: Path) -> Non
     assert "pre-translating answers" in proc.stderr  # the progress bar
     assert TranslationCache(settings.mt_cache_file).count("ps") == 89
     assert json.loads(json.dumps(proc.stdout))  # plain text, no traceback
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [("زه د شپې دوا چېرته واخلم؟", "pharmacies_on_duty"), ("زما غاښ درد کوي، څه وکړم؟", "dentist")],
+)
+def test_question_translated_to_english_rescues_retrieval(
+    engine: AnswerEngine, mt_engine: AnswerEngine, question: str, topic: str
+) -> None:
+    alone = engine.ask(question, lang="ps")
+    assert alone.status != "answered"  # the premise: without translation these are not answered
+    helped = mt_engine.ask(question, lang="ps")
+    assert helped.status == "answered" and helped.topic == topic, helped.to_dict()
+    assert helped.query_translated and helped.machine_translated
+
+
+def test_answered_question_is_not_translated(mt_engine: AnswerEngine) -> None:
+    result = mt_engine.ask(PASHTO_QUESTION, lang="ps")
+    assert result.status == "answered" and not result.query_translated
