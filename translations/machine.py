@@ -69,9 +69,10 @@ class _Model:
         """Load if needed (caller holds ``lock``); returns the seconds spent."""
         if self._translation is not None:
             return 0.0
-        started = time.perf_counter()
         argos = import_argos(home, self.pkg.path.parent)
         import ctranslate2
+
+        started = time.perf_counter()
 
         try:
             argos_pkg = argos.package.Package(self.pkg.path)
