@@ -29,7 +29,7 @@ class InputError(WegweiserError):
     """A user's input cannot be processed (empty, oversized, malformed)."""
 
 
-class TranslationUnavailable(WegweiserError):
+class TranslationUnavailable(WegweiserError):  # noqa: N818 (an expected outcome, named as the port documents it)
     """No installed machine-translation package (direct or through the pivot) covers a language pair."""
 
 
@@ -41,5 +41,5 @@ class PackageError(WegweiserError):
     """A machine-translation package is missing, malformed or cannot be installed."""
 
 
-class PackageIndexUnavailable(PackageError):
+class PackageIndexUnavailable(PackageError):  # noqa: N818 (mirrors TranslationUnavailable)
     """Argos' package index (or a package download) cannot be reached: the machine is offline."""
