@@ -31,7 +31,7 @@ def build_dialogue(
         engine, store,
         DialogueSettings(district=settings.district, retention_days=settings.retention_days,
                          allow_groups=settings.allow_groups),
-        nlu=nlu, handover=build_handover(settings, store, set(load_topics())),
+        nlu=nlu, handover=build_handover(settings, store, set(load_topics()), engine.translator),
     )
     return dialogue, store, pseudonyms
 

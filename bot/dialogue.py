@@ -23,6 +23,7 @@ from knowledge.schema import Entry
 from nlu.intents import IntentResult, NluService
 from nlu.language import SERVED_LANGUAGES, canonical_language
 from retrieval.engine import AnswerEngine, AnswerResult, pick_answer_language
+from translations.answers import answer_notes
 from translations.messages import engine_messages
 from translations.ui import UiCatalog, ui_catalog
 
@@ -275,7 +276,9 @@ class DialogueService:
             entry = self._entries[arg]
             return Reply(entry.answers["de"].text + "\n\n" + self._source_line(entry, "de"), lang="de")
         if kind == "topic" and arg in self._entries:
-            return self._answer_reply(self._entries[arg], lang)
+            # May machine-translate the answer (a model call): off the event loop.
+            picked = await asyncio.to_thread(self.engine.answer_entry, self._entries[arg], lang)
+            return self._answer_reply(self._entries[arg], lang, picked)
         if kind == "human":
             about = self._entries.get(arg)
             reason = "always" if about is not None and about.escalation == "always" else "requested"
@@ -375,8 +378,13 @@ class DialogueService:
             answer_lang = pick_answer_language(entry, lang)
             text = entry.answers[answer_lang].text
         parts = [text]
-        if entry.answers[answer_lang].status != "reviewed":
+        machine = result is not None and result.machine_translated
+        if machine and result is not None:
+            parts.extend(answer_notes(self.ui, lang, result.terms))
+        elif entry.answers[answer_lang].status != "reviewed":
             parts.append("ⓘ " + self.t(lang, "answer.label.unreviewed"))
+        if result is not None and result.translation_unavailable:
+            parts.append("ⓘ " + self.t(lang, "answer.no_translation"))
         parts.append(self._source_line(entry, lang) + " · " + self.t(lang, "answer.general_info"))
         if entry.escalation == "always":
             # Deadlines, deportation, Dublin: the answer alone is not enough, so a person is offered at once.
@@ -388,5 +396,6 @@ class DialogueService:
             [Button(self.t(lang, "button.human"), f"human:{code}")],
         ]
         if answer_lang != "de":
-            rows[1].append(Button(self.t(lang, "button.show_german"), f"de:{code}"))
+            label = "button.show_original" if machine else "button.show_german"
+            rows[1].append(Button(self.t(lang, label), f"de:{code}"))
         return Reply("\n\n".join(parts), rows, lang)

@@ -206,6 +206,68 @@ def cmd_rasa_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def cmd_translations_list(args: argparse.Namespace, settings: Settings) -> int:
+    from translations.packages import installed_packages
+
+    packages = installed_packages(settings.packages_dir)
+    print(f"packages in {settings.packages_dir}:")
+    if not packages:
+        print("  (none: answers fall back to English/German and people are offered a mediator)")
+    for pkg in packages:
+        print(f"  {pkg.source}→{pkg.target}  version {pkg.version or '?'}  {_mb(pkg.size_bytes)}  {pkg.path.name}")
+    if packages:
+        from translations.machine import ArgosTranslator
+
+        translator = ArgosTranslator(settings.packages_dir, settings.argos_dir, None)
+        reachable = [lang for lang in settings.mt_languages
+                     if translator.can_translate("de", lang) or translator.can_translate("en", lang)]
+        print(f"answers can be machine-translated into: {', '.join(reachable) or 'none'} "
+              f"(configured: {', '.join(settings.mt_languages)})")
+    return 0
+
+
+def cmd_translations_install(args: argparse.Namespace, settings: Settings) -> int:
+    from translations.packages import install_from_index, install_package
+
+    if args.from_index:
+        source, target = args.from_index
+        pkg = install_from_index(source, target, settings.packages_dir, settings.mt_index_url)
+    elif args.path:
+        pkg = install_package(Path(args.path), settings.packages_dir)
+    else:
+        raise WegweiserError("give a file (install PATH.argosmodel) or --from-index SOURCE TARGET")
+    print(f"installed {pkg.source}→{pkg.target} version {pkg.version or '?'} ({_mb(pkg.size_bytes)}) in {pkg.path}")
+    print("restart the bot and run `wegweiser translations build` to pre-translate the answers", file=sys.stderr)
+    return 0
+
+
+def cmd_translations_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from translations.packages import remove_package
+
+    pkg = remove_package(args.source, args.target, settings.packages_dir)
+    print(f"removed {pkg.source}→{pkg.target} ({pkg.path})")
+    return 0
+
+
+def cmd_translations_build(args: argparse.Namespace, settings: Settings) -> int:
+    from knowledge.loader import load_pack
+    from translations.build import pretranslate
+    from translations.machine import ArgosTranslator
+
+    languages = tuple(args.lang) if args.lang else settings.mt_languages
+    translator = ArgosTranslator.from_settings(settings)
+    try:
+        report = pretranslate(load_pack(settings.content_dir), translator, languages, progress=True)
+    finally:
+        translator.close()
+    print(report.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wegweiser", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (never message text)")
@@ -259,6 +321,22 @@ def build_parser() -> argparse.ArgumentParser:
     idx_sub = idx.add_subparsers(dest="index_command", required=True)
     build = idx_sub.add_parser("build", help="build the index if the content or model changed")
     build.set_defaults(func=cmd_index)
+
+    mt = sub.add_parser("translations", help="machine-translation packages (argostranslate) and pre-translation")
+    mt_sub = mt.add_subparsers(dest="translations_command", required=True)
+    mt_sub.add_parser("list", help="installed packages and the languages answers reach").set_defaults(
+        func=cmd_translations_list)
+    install = mt_sub.add_parser("install", help="install PATH.argosmodel, or --from-index SOURCE TARGET (online)")
+    install.add_argument("path", nargs="?")
+    install.add_argument("--from-index", nargs=2, metavar=("SOURCE", "TARGET"))
+    install.set_defaults(func=cmd_translations_install)
+    remove = mt_sub.add_parser("remove", help="remove the SOURCE→TARGET package")
+    remove.add_argument("source")
+    remove.add_argument("target")
+    remove.set_defaults(func=cmd_translations_remove)
+    mt_build = mt_sub.add_parser("build", help="pre-translate every curated answer into the configured languages")
+    mt_build.add_argument("--lang", action="append", help="only this language (repeatable)")
+    mt_build.set_defaults(func=cmd_translations_build)
     return parser
 
 

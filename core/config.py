@@ -41,6 +41,12 @@ def _flag(env: dict[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _languages(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return default
+    return tuple(dict.fromkeys(code.strip().lower() for code in raw.split(",") if code.strip()))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the answer engine; defaults serve the bundled Bautzen pack."""
@@ -76,6 +82,28 @@ class Settings:
     offer_timeout_s: float = 180.0
     sweep_interval_s: float = 5.0
     queue_max_wait_s: float = 1800.0
+    # Machine translation (argostranslate, offline). Packages live in mt_packages_dir (default:
+    # data_dir/argos/packages); at most mt_max_loaded models stay in memory (least recently used out).
+    mt_packages_dir: Path | None = None
+    mt_max_loaded: int = 2
+    mt_threads: int = 1  # CTranslate2 threads per model call
+    # Languages every curated answer is machine-translated into by `wegweiser translations build`
+    # (those without curated answers in the Bautzen pack).
+    mt_languages: tuple[str, ...] = ("ps", "so", "ku", "ti", "fr")
+    mt_index_url: str = "https://raw.githubusercontent.com/argosopentech/argospm-index/main/"
+
+    @property
+    def argos_dir(self) -> Path:
+        """argostranslate's own data, config and cache folders (kept out of the user's home)."""
+        return self.data_dir / "argos"
+
+    @property
+    def packages_dir(self) -> Path:
+        return self.mt_packages_dir or self.argos_dir / "packages"
+
+    @property
+    def mt_cache_file(self) -> Path:
+        return self.data_dir / "mt_cache.sqlite"
 
     @property
     def database(self) -> str:
@@ -113,4 +141,9 @@ class Settings:
             offer_timeout_s=_float(env, "WEGWEISER_OFFER_TIMEOUT_S", base.offer_timeout_s),
             sweep_interval_s=_float(env, "WEGWEISER_SWEEP_INTERVAL_S", base.sweep_interval_s),
             queue_max_wait_s=_float(env, "WEGWEISER_QUEUE_MAX_WAIT_S", base.queue_max_wait_s),
+            mt_packages_dir=Path(packages) if (packages := env.get("WEGWEISER_MT_PACKAGES_DIR")) else None,
+            mt_max_loaded=max(1, _int(env, "WEGWEISER_MT_MAX_LOADED", base.mt_max_loaded)),
+            mt_threads=max(1, _int(env, "WEGWEISER_MT_THREADS", base.mt_threads)),
+            mt_languages=_languages(env.get("WEGWEISER_MT_LANGUAGES"), base.mt_languages),
+            mt_index_url=env.get("WEGWEISER_MT_INDEX_URL") or base.mt_index_url,
         )

@@ -29,12 +29,8 @@ class InputError(WegweiserError):
     """A user's input cannot be processed (empty, oversized, malformed)."""
 
 
-class TranslationUnavailable(WegweiserError):  # noqa: N818 - reads as a state, like KeyError's cousins
+class TranslationUnavailable(WegweiserError):  # noqa: N818 (an expected outcome, named as the port documents it)
     """No installed machine-translation package (direct or through the pivot) covers a language pair."""
-
-
-class EscalationError(WegweiserError):
-    """A hand-over to a person could not be carried out (unknown conversation, refused role …)."""
 
 
 class DeliveryError(WegweiserError):
@@ -47,3 +43,11 @@ class RecipientGoneError(DeliveryError):
 
 class ThreadGoneError(DeliveryError):
     """The forum topic a message was meant for no longer exists."""
+
+
+class PackageError(WegweiserError):
+    """A machine-translation package is missing, malformed or cannot be installed."""
+
+
+class PackageIndexUnavailable(PackageError):  # noqa: N818 (mirrors TranslationUnavailable)
+    """Argos' package index (or a package download) cannot be reached: the machine is offline."""

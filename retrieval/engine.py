@@ -21,13 +21,15 @@ from core.config import Settings
 from core.errors import InputError
 from core.text import has_letters
 from knowledge.loader import load_pack
-from knowledge.schema import Entry, KnowledgePack
+from knowledge.schema import CURATED_ANSWER_LANGUAGES, Entry, KnowledgePack
 from nlu.language import LanguageIdentifier, canonical_language
 from nlu.safety import CrisisDetector, HumanRequestDetector
 from retrieval.embedder import Embedder, create_embedder
 from retrieval.index import IndexStore
 from retrieval.ranking import EntryScores, HybridRanker, Thresholds
+from translations.answers import machine_answer
 from translations.messages import EngineMessages, engine_messages
+from translations.translator import NoTranslator, Translator
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 # When a curated answer is missing in the person's language: the closest language they likely read.
 ANSWER_FALLBACKS: dict[str, tuple[str, ...]] = {"prs": ("fa",)}
 DEFAULT_FALLBACK = ("en", "de")
+# Questions in languages without curated answers are also searched in this language (if a package exists).
+QUERY_LANGUAGE = "en"
 # After the emergency reply, the entry that helps next: chosen by retrieval among these topics.
 CRISIS_TOPICS: dict[str, tuple[str, ...]] = {
     "medical": ("emergency_numbers", "hospitals_emergency_rooms", "pregnancy_and_birth", "children_health"),
@@ -63,6 +67,12 @@ class AnswerResult:
     machine_translated: bool = False
     answer_reviewed: bool = False
     language_fallback: bool = False
+    # Machine translation: the curated original it was made from, the protected glossary terms in
+    # it, and whether the person's language has neither curated text nor a translation package.
+    source_lang: str | None = None
+    terms: list[str] = field(default_factory=list)
+    translation_unavailable: bool = False
+    query_translated: bool = False  # retrieval used the question machine-translated into English
     escalation: str = "none"
     reason: str | None = None
     contact: str | None = None
@@ -111,6 +121,7 @@ class AnswerEngine:
         human: HumanRequestDetector | None = None,
         messages: EngineMessages | None = None,
         max_input_chars: int = 4096,
+        translator: Translator | None = None,
     ) -> None:
         self.pack = pack
         self.ranker = ranker
@@ -120,6 +131,7 @@ class AnswerEngine:
         self.human = human or HumanRequestDetector()
         self.messages = messages or engine_messages()
         self.max_input_chars = max_input_chars
+        self.translator: Translator = translator or NoTranslator()
         self._topic_of = [e.topic for e in pack.entries]
 
     # ------------------------------------------------------------------ construction
@@ -130,7 +142,9 @@ class AnswerEngine:
         embedder: Embedder | None = None,
         progress: bool = False,
         on_index: Callable[[bool], None] | None = None,
+        translator: Translator | None = None,
     ) -> AnswerEngine:
+        """``translator`` defaults to argostranslate when packages are installed, else none."""
         pack = load_pack(settings.content_dir)
         embedder = embedder or create_embedder(settings.embedder, settings.max_query_tokens)
         rows = index_rows(pack)
@@ -139,7 +153,12 @@ class AnswerEngine:
         if on_index:
             on_index(rebuilt)
         ranker = HybridRanker(embedder, index, rows.entry, rows.is_answer, rows.texts, len(pack.entries))
-        return cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars)
+        if translator is None:
+            from translations.machine import create_translator
+
+            translator = create_translator(settings)
+        return cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars,
+                   translator=translator)
 
     # ------------------------------------------------------------------ answering
     def ask(self, text: str, lang: str | None = None, hint: str | None = None, mode: Mode = "hybrid") -> AnswerResult:
@@ -221,8 +240,32 @@ class AnswerEngine:
             return "clarify", close
         return "escalate", candidates
 
+    def _translated_query(self, text: str, person_lang: str | None) -> str | None:
+        """The question in English, for languages the content has no curated answers in (Pashto,
+        Somali, Kurdish, Tigrinya …): the embedder and the lexical ranker both know English best."""
+        if person_lang is None or person_lang in CURATED_ANSWER_LANGUAGES:
+            return None
+        try:
+            if not self.translator.can_translate(person_lang, QUERY_LANGUAGE):
+                return None
+            return self.translator.translate(text, person_lang, QUERY_LANGUAGE).text
+        except Exception:
+            log.exception("answer.query_translation_failed lang=%s", person_lang)
+            return None
+
     def _retrieve(self, text: str, person_lang: str | None, mode: Mode) -> AnswerResult:
         status, candidates = self.decide(self.scores(text, mode))
+        query_translated = False
+        # Only when the question alone is not answered: a confident answer never waits for a model.
+        if status != "answered" and (english := self._translated_query(text, person_lang)) is not None:
+            t_status, t_candidates = self.decide(self.scores(english, mode))
+            if t_candidates[0].score > candidates[0].score:
+                status, candidates, query_translated = t_status, t_candidates, True
+        result = self._decided(status, candidates, person_lang)
+        result.query_translated = query_translated
+        return result
+
+    def _decided(self, status: Status, candidates: list[Candidate], person_lang: str | None) -> AnswerResult:
         top = candidates[0]
         if status == "answered":
             entry = self.pack.by_id(top.entry_id)
@@ -240,24 +283,44 @@ class AnswerEngine:
             candidates=candidates, reason="no_answer", escalation="offer", answer_reviewed=msg.reviewed,
         )
 
+    def answer_entry(self, entry: Entry, person_lang: str | None) -> AnswerResult:
+        """One entry's answer for the person (used when they pick a topic); may run a model."""
+        return self._answer(entry, person_lang, 0.0, [])
+
     def _answer(self, entry: Entry, person_lang: str | None, score: float, candidates: list[Candidate]) -> (
         AnswerResult
     ):
         answer_lang = pick_answer_language(entry, person_lang)
         answer = entry.answers[answer_lang]
-        text = answer.text
-        fallback = person_lang is not None and answer_lang != person_lang
-        if fallback:
-            name = self.messages.language_names.get(answer_lang, answer_lang)
-            notice = self.messages.get("fallback_language", person_lang, lang_name=name)
-            text = f"{notice.text}\n\n{text}"
-        return AnswerResult(
-            status="answered", lang=person_lang, answer_lang=answer_lang, answer=text, topic=entry.topic,
-            entry_id=entry.id, score=score, answer_reviewed=answer.status == "reviewed", language_fallback=fallback,
+        result = AnswerResult(
+            status="answered", lang=person_lang, answer_lang=answer_lang, answer=answer.text, topic=entry.topic,
+            entry_id=entry.id, score=score, answer_reviewed=answer.status == "reviewed",
             escalation=entry.escalation, contact=entry.contact, facts_as_of=entry.facts_as_of.isoformat(),
             sources=[{"url": s.url, "title": s.title, "date": s.date} for s in entry.sources],
             candidates=candidates,
         )
+        if person_lang is None or answer_lang == person_lang:
+            return result
+        # Curated text in a close language (Dari → Farsi) beats a machine translation; only the
+        # authored originals (English, German) give way to one.
+        if answer_lang in DEFAULT_FALLBACK:
+            try:
+                machine = machine_answer(entry, person_lang, self.translator)
+            except Exception:
+                # A broken package must not cost the person their answer: the curated fallback follows.
+                log.exception("answer.machine_translation_failed lang=%s", person_lang)
+                machine = None
+            if machine is not None:
+                result.answer, result.answer_lang, result.source_lang = machine.text, person_lang, machine.source_lang
+                result.machine_translated, result.answer_reviewed = True, False
+                result.terms = list(machine.terms)
+                return result
+            result.translation_unavailable = True
+        name = self.messages.language_names.get(answer_lang, answer_lang)
+        notice = self.messages.get("fallback_language", person_lang, lang_name=name)
+        result.answer = f"{notice.text}\n\n{answer.text}"
+        result.language_fallback = True
+        return result
 
 
 def pick_answer_language(entry: Entry, person_lang: str | None) -> str:

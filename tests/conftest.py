@@ -13,6 +13,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from core.config import Settings
 from retrieval.embedder import E5SmallEmbedder
 from retrieval.engine import AnswerEngine
+from translations.translator import NoTranslator
+
+# Tiny real argostranslate packages (built once per session) and translators over them.
+pytest_plugins = ["tests.translations.argos_fixture"]
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT.parent / "shared"
@@ -31,4 +35,6 @@ def e5() -> E5SmallEmbedder:
 
 @pytest.fixture(scope="session")
 def engine(settings: Settings, e5: E5SmallEmbedder) -> AnswerEngine:
-    return AnswerEngine.build(settings, embedder=e5)
+    # No machine translation unless a test asks for it (a developer's installed packages must not
+    # change what the engine tests see).
+    return AnswerEngine.build(settings, embedder=e5, translator=NoTranslator())

@@ -21,6 +21,8 @@ class Translation:
     path: tuple[str, ...]  # languages passed through, e.g. ("ps", "en", "de") for a pivot
     cached: bool = False
     machine: bool = True  # always labelled as machine-translated to the reader
+    terms: tuple[str, ...] = ()  # protected glossary terms kept verbatim (canonical form)
+    lost_terms: tuple[str, ...] = ()  # protected terms the model dropped; appended to ``text``
 
 
 class Translator(Protocol):

@@ -237,7 +237,7 @@ async def test_fifty_simultaneous_requests_never_push_a_mediator_over_their_caps
     prompts = [await world.next_to(p, 0, what="consent prompt") for p in people]
     for person, prompt in zip(people, prompts, strict=True):
         fake.push_callback(person, "ho:y", message_id=prompt["message_id"])
-    statuses = [(await world.next_to(p, 1, what="status"))["text"] for p in people]
+    statuses = [(await world.next_to(p, 1, what="status"))["text"] or "" for p in people]
 
     t = world.handover.t
     offering = t("ar", "handover.offering", language="العربية", minutes=3)
@@ -263,37 +263,66 @@ async def test_fifty_simultaneous_requests_never_push_a_mediator_over_their_caps
 
 
 # ====================================================================== staff
-async def test_without_a_mediator_the_responsible_team_answers_in_a_forum_topic(world: World) -> None:
+async def test_without_a_mediator_the_team_answers_with_machine_translation_both_ways(
+    world: World, make_translator: Callable[..., Any]
+) -> None:
+    """Pashto has no mediator here: the default team answers in its forum topic, through the tiny real
+    Argos packages built for the tests (ps→en→de and de→en→ps, English as the pivot)."""
+    world.handover_settings = {"translator": make_translator()}
+    await world.restart()
     fake = world.fake
     sabine = fake.user(7_770_301, "Sabine", language_code="de", username="sabine_lra", last_name="Krause")
-    await world.join(sabine, role="staff", team="foreigners_office")
+    await world.join(sabine, role="staff", team="social_services")
     gul = fake.user(7_770_401, "Gul", language_code="ps", username="gul_p", last_name="Khan")
     status = await world.request(gul)
     team = world.handover.teams.teams["social_services"]  # no topic yet: the default team
-    assert team.name("ps") in (status["text"] or "")
-    assert world.handover.t("ps", "handover.translated_note") in (status["text"] or "")
+    assert status["text"] == (world.handover.t("ps", "handover.with_team", team=team.name("ps"), position=1)
+                              + "\n\n" + world.handover.t("ps", "handover.translated_note"))
     thread = world.topic_thread()
     [conv] = world.conversations()
-    assert conv.label in fake.topics[STAFF][thread]["name"] and "Gul" not in fake.topics[STAFF][thread]["name"]
+    name = fake.topics[STAFF][thread]["name"]
+    assert conv.label in name and "Gul" not in name and "gul_p" not in name
     intro = await world.next_to(STAFF, 0, what="topic intro")
     assert intro["params"].get("message_thread_id") == thread and "Paschtu" in (intro["text"] or "")
 
     world.say(gul, "زه د خپلې پېژندپاڼې په اړه پوښتنه لرم.")
     relayed = await world.next_to(STAFF, 1, what="the person's message in the topic")
     assert relayed["params"].get("message_thread_id") == thread
-    assert "زه د خپلې پېژندپاڼې" in (relayed["text"] or "") and "🔤" in (relayed["text"] or "")
+    assert relayed["text"] == (f"{conv.label}: زه د خپلې پېژندپاڼې په اړه پوښتنه لرم.\n"
+                               + helper_text("mt_line", text="Ich habe eine Frage zu meinem Ausweisdokument."))
 
+    before = world.count(gul, RELAYED)
     world.say(sabine, "!note Akte liegt bei Frau K.", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
     world.say(sabine, "Danke, wir melden uns morgen.", chat_type="supergroup", chat_id=STAFF,
               message_thread_id=thread)
-    answer = await world.wait(lambda: next((r for r in fake.messages_to(gul.id, RELAYED)
-                                            if "Danke, wir melden uns morgen." in (r["text"] or "")), None),
-                              "the staff answer, labelled")
+    answer = await world.next_to(gul, before, RELAYED, "the staff answer, machine-translated")
+    assert answer["text"] == ("مننه، سبا به درسره اړیکه ونیسو.\n\n" + world.handover.t("ps", "handover.mt_label")
+                              + "\n\n— Deutsch —\nDanke, wir melden uns morgen.")
+    # A protected term survives both ways verbatim.
+    world.say(sabine, "Bitte bringen Sie Ihre Aufenthaltsgestattung mit.", chat_type="supergroup", chat_id=STAFF,
+              message_thread_id=thread)
+    term = await world.next_to(gul, before + 1, RELAYED, "the second staff answer")
+    assert (term["text"] or "").startswith("مهرباني وکړئ خپل Aufenthaltsgestattung راوړئ.")
     assert "Akte" not in " ".join(r["text"] or "" for r in fake.messages_to(gul.id, RELAYED))
-    text = answer["text"] or ""
-    assert (world.handover.t("ps", "handover.mt_label") in text) or (world.handover.t("ps", "handover.mt_missing")
-                                                                     in text)
     assert leaks(fake, gul.id, [sabine]) == [] and leaks(fake, STAFF, [gul]) == []
+
+
+async def test_without_a_translation_package_staff_see_the_original_and_the_person_is_told(world: World) -> None:
+    fake = world.fake
+    uwe = fake.user(7_770_307, "Uwe", language_code="de")
+    await world.join(uwe, role="staff", team="social_services")
+    hawa = fake.user(7_770_407, "Hawa", language_code="so")
+    await world.request(hawa)
+    thread = world.topic_thread()
+    await world.next_to(STAFF, 0, what="topic intro")
+    world.say(hawa, "Waxaan u baahanahay caawimaad")
+    relayed = await world.next_to(STAFF, 1, what="the Somali message")
+    assert "Waxaan u baahanahay caawimaad" in (relayed["text"] or "")
+    assert helper_text("mt_missing", language="Somali") in (relayed["text"] or "")
+    before = world.count(hawa, RELAYED)
+    world.say(uwe, "Wir rufen Sie an.", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
+    answer = await world.next_to(hawa, before, RELAYED, "the German answer with a notice")
+    assert answer["text"] == "Wir rufen Sie an.\n\n" + world.handover.t("so", "handover.mt_missing")
 
 
 async def test_outside_office_hours_the_person_hears_when_the_office_opens(world: World) -> None:
