@@ -15,6 +15,7 @@ from typing import Any, TextIO
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from cli import people as people_cli
 from core.config import Settings
 from core.errors import WegweiserError
 
@@ -337,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     mt_build = mt_sub.add_parser("build", help="pre-translate every curated answer into the configured languages")
     mt_build.add_argument("--lang", action="append", help="only this language (repeatable)")
     mt_build.set_defaults(func=cmd_translations_build)
+    people_cli.register(sub)
     return parser
 
 

@@ -872,7 +872,9 @@ class HandoverService:
             if routed.kind == "staff":
                 return Reply(helper_text("no_mediator_free"), lang="de")
             return Reply(helper_text("handed_to_mediator", label=conv.label), lang="de")
-        team = self.teams.get(target) or (self.teams.for_topic(conv.topic) if target in ("", "staff", "team") else None)
+        # Without a team named: back to the team that had it before, else the one for the topic.
+        default = self.teams.get(conv.team) or self.teams.for_topic(conv.topic)
+        team = self.teams.get(target) or (default if target in ("", "staff", "team") else None)
         if team is None:
             return Reply(helper_text("handover_usage", teams=", ".join(self.teams.teams)), lang="de")
         was_mediator = conv.mode == "mediator"

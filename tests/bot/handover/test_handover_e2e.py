@@ -481,3 +481,59 @@ async def test_impersonation_attempts_are_refused(world: World) -> None:
     await world.wait(lambda: helper_text("not_staff") in fake.texts_to(STAFF), "refused in the staff group")
     assert all("Hallo an alle" not in (r["message"] or {}).get("text", "") for r in fake.sent
                if r["chat_id"] == yusuf.id)
+
+
+# ====================================================================== handing on
+async def test_staff_hand_a_conversation_to_another_team_then_to_a_mediator_and_back(world: World) -> None:
+    fake = world.fake
+    sabine = fake.user(7_770_308, "Sabine", language_code="de")
+    await world.join(sabine, role="staff", team="foreigners_office")
+    amira = fake.user(7_770_408, "Amira", language_code="ar")
+    await world.request(amira)  # no mediator yet: the default team's topic
+    thread = world.topic_thread()
+    await world.next_to(STAFF, 0, what="intro")
+    world.say(amira, "أحتاج مساعدة في رسالة من المكتب")
+
+    health = world.handover.teams.teams["health_office"]
+    n = world.count(amira)
+    fake.push_text(sabine, "/handover health_office", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
+    moved = await world.next_to(amira, n, what="moved notice")
+    assert moved["text"] == world.handover.t("ar", "handover.moved", team=health.name("ar"))
+    await world.wait(lambda: "Gesundheitsamt" in fake.topics[STAFF][thread]["name"], "topic renamed")
+    assert world.conversations()[0].team == "health_office"
+
+    nour = fake.user(7_770_148, "Nour", language_code="de")
+    nour_id = await world.join(nour, languages="ar")
+    fake.push_text(sabine, "/handover mediator", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
+    offer = await world.offer_to(nour)
+    await world.press(nour, offer, "of:a:")
+    await world.wait(lambda: world.conversations()[0].helper_id == nour_id, "the mediator took over")
+    # The mediator passes it back to the office: a new topic, with the person's earlier messages.
+    fake.push_command(nour, "/handover")
+    await world.wait(lambda: world.topic_thread() != thread, "a new staff topic")
+    new = world.topic_thread()
+    await world.wait(lambda: any(r["params"].get("message_thread_id") == new and r["message"]
+                                 and r["message"].get("text") == "أحتاج مساعدة في رسالة من المكتب"
+                                 for r in fake.messages_to(STAFF, ("copyMessage",))), "history copied")
+    conv = world.conversations()[0]
+    assert (conv.mode, conv.helper_id, conv.state) == ("staff", None, "active")
+    handed = [d for _, _, a, _, d in world.handover.audit(conv.label) if a == "handed_over"]
+    assert handed == ["health_office", "mediator", "health_office"]
+
+
+async def test_delete_during_a_conversation_closes_it_and_erases_it(world: World) -> None:
+    fake = world.fake
+    mediator = fake.user(7_770_149, "Dana", language_code="de")
+    await world.join(mediator, languages="uk")
+    olena = fake.user(7_770_409, "Olena", language_code="uk")
+    await world.request(olena)
+    await world.press(mediator, await world.offer_to(mediator), "of:a:")
+    await world.next_to(olena, 2, what="connected")
+    fake.push_command(olena, "/delete")
+    confirm = await world.next_to(olena, 3, what="confirm")
+    fake.push_callback(olena, "del:yes", message_id=confirm["message_id"])
+    await world.next_to(olena, 4, what="deleted")
+    await world.wait(lambda: helper_text("deleted_by_person") in " ".join(fake.texts_to(mediator.id)),
+                     "the mediator is told")
+    assert world.conversations() == []
+    assert world.handover.open_conversation(world.pseudonyms.key("telegram", olena.id)) is None

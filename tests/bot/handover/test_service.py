@@ -64,3 +64,47 @@ async def test_out_of_hours_says_when_the_office_opens(make_handover: HandoverFa
     text = await ask(service, 1, "de", "dublin_procedure")
     assert "Ausländerbehörde" in text and "Montag" in text and "112" in text
     assert out.topics[STAFF_CHAT]
+
+
+def offered_to(out: CollectingOutput) -> list[str]:
+    return [chat for chat, r in out.sent if any(b.data.startswith("of:a:") for row in r.buttons for b in row)]
+
+
+async def test_only_mediators_available_now_cleared_for_the_topic_and_of_the_asked_gender(
+    make_handover: HandoverFactory,
+) -> None:
+    service = make_handover()
+    out = CollectingOutput()
+    service.bind(out)
+    await join(service, 1, invite(service, languages="ar", availability="sa-su 10:00-18:00"))  # weekends only
+    await join(service, 2, invite(service, languages="ar", topics=("benefits_asylblg",)))  # one topic only
+    await join(service, 3, invite(service, languages="ar", gender="m"))
+    await join(service, 4, invite(service, languages="ar", gender="f"))
+    await ask(service, 1, "ar", "dublin_procedure", choice="w")  # a Tuesday, a woman asked for
+    assert offered_to(out) == ["504"]
+    await ask(service, 2, "ar", "benefits_asylblg")
+    assert offered_to(out)[1] == "502", "least recently asked among those cleared (the woman was just asked)"
+
+
+async def test_a_woman_asked_for_but_none_free_goes_to_the_team_with_the_wish_noted(
+    make_handover: HandoverFactory,
+) -> None:
+    service = make_handover()
+    out = CollectingOutput()
+    service.bind(out)
+    await join(service, 1, invite(service, languages="tr", gender="m"))
+    await ask(service, 1, "tr", choice="w")
+    assert offered_to(out) == []
+    intro = next(r.text for chat, r in out.sent if chat == STAFF_CHAT)
+    assert "Die Person möchte mit einer Frau sprechen." in intro
+
+
+async def test_declining_consent_shares_nothing(make_handover: HandoverFactory) -> None:
+    service = make_handover()
+    out = CollectingOutput()
+    service.bind(out)
+    await join(service, 1, invite(service, languages="fa"))
+    text = await ask(service, 1, "fa", choice="n")
+    assert text == service.t("fa", "handover.declined")
+    assert out.sent == [] and out.topics == {}
+    assert service.open_conversation("person-1") is None
