@@ -34,7 +34,8 @@ import psutil
 
 from bot.dialogue import DialogueService, DialogueSettings
 from bot.handover.registry import InviteSpec
-from bot.handover.service import HandoverService, HandoverSettings
+from bot.handover.service import HandoverService
+from bot.handover.state import HandoverSettings
 from bot.handover.teams import Teams
 from bot.store import Pseudonymizer, Store
 from bot.telegram_app import TelegramBot

@@ -6,7 +6,8 @@ import asyncio
 import sys
 
 from bot.dialogue import DialogueService, DialogueSettings
-from bot.handover.service import HandoverService, HandoverSettings
+from bot.handover.service import HandoverService
+from bot.handover.state import HandoverSettings
 from bot.handover.teams import TEAMS_FILE, Teams
 from bot.ports import IncomingMessage, Reply
 from bot.store import Pseudonymizer, Store

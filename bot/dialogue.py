@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.handover.service import ConversationView, HandoverService
+from bot.handover.service import HandoverService
+from bot.handover.state import ConversationView
 from bot.ports import Button, IncomingMessage, OutputPort, Reply
 from bot.store import Store
 from core.errors import WegweiserError

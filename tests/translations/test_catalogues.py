@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bot.dialogue import COMMANDS
 from translations.ui import UiCatalog
 
 REQUIRED = ("de", "en", "ar", "fa", "uk", "ru", "tr", "ps", "ti", "ku", "so", "fr")
@@ -30,7 +31,7 @@ def test_catalogue_is_complete_with_matching_placeholders(ui: UiCatalog, lang: s
 
 @pytest.mark.parametrize("lang", REQUIRED)
 def test_commands_fit_telegram_limits(ui: UiCatalog, lang: str) -> None:
-    for cmd in ("start", "language", "help", "human", "privacy", "delete"):
+    for cmd in COMMANDS:
         assert 3 <= len(ui.get(lang, f"cmd.{cmd}")) <= 256
 
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.handover.registry import InviteSpec
-from bot.handover.service import HandoverService, HandoverSettings
+from bot.handover.service import HandoverService
+from bot.handover.state import HandoverSettings
 from bot.handover.teams import Teams
 from bot.store import Store
 from knowledge.topics import load_topics
