@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from core.errors import ConfigError
+
+T = TypeVar("T")
 
 PROJECT_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTENT_DIR = PROJECT_PACKAGE_ROOT / "knowledge" / "content" / "bautzen"
@@ -17,24 +21,23 @@ def _default_data_dir() -> Path:
     return Path(cache) / "wegweiser"
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _number(env: dict[str, str], name: str, default: T, cast: Callable[[str], T]) -> T:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError as e:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from e
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int)
 
 
 def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as e:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from e
+    return _number(env, name, default, float)
 
 
 def _flag(env: dict[str, str], name: str) -> bool:

@@ -20,16 +20,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Helper(Base):
-    """A staff member or a volunteer language mediator (the district's mediator database)."""
+class HelperSpec:
+    """What an invite promises and a helper then has: role, team, languages, topics, hours, caps."""
 
-    __tablename__ = "helpers"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_key: Mapped[str] = mapped_column(String(64), unique=True)
-    chat: Mapped[str] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(16))  # "mediator" | "staff"
-    alias: Mapped[str] = mapped_column(String(64))  # the only name the other side ever sees
     team: Mapped[str | None] = mapped_column(String(64))
     languages: Mapped[str] = mapped_column(String(200), default="")  # "ar,fa,prs"
     topics: Mapped[str] = mapped_column(Text, default="*")  # "*" or comma-separated topic ids
@@ -37,28 +31,31 @@ class Helper(Base):
     max_open: Mapped[int] = mapped_column(Integer, default=2)
     max_per_week: Mapped[int] = mapped_column(Integer, default=5)
     gender: Mapped[str | None] = mapped_column(String(8))
+
+
+class Helper(HelperSpec, Base):
+    """A staff member or a volunteer language mediator (the district's mediator database)."""
+
+    __tablename__ = "helpers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_key: Mapped[str] = mapped_column(String(64), unique=True)
+    chat: Mapped[str] = mapped_column(String(32))
+    alias: Mapped[str] = mapped_column(String(64))  # the only name the other side ever sees
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)  # blocked the bot
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Invite(Base):
+class Invite(HelperSpec, Base):
     """A one-time invite; only the hash of the code is stored."""
 
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
     alias: Mapped[str | None] = mapped_column(String(64))
-    team: Mapped[str | None] = mapped_column(String(64))
-    languages: Mapped[str] = mapped_column(String(200), default="")
-    topics: Mapped[str] = mapped_column(Text, default="*")
-    availability: Mapped[str] = mapped_column(String(200), default="")
-    max_open: Mapped[int] = mapped_column(Integer, default=2)
-    max_per_week: Mapped[int] = mapped_column(Integer, default=5)
-    gender: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

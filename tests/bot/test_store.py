@@ -18,7 +18,21 @@ def store(tmp_path: Path) -> Store:
 
 def test_migrations_create_the_schema(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
-    assert {"people", "feedback", "unanswered_questions", "alembic_version"} <= tables
+    assert {"people", "feedback", "unanswered_questions", "alembic_version", "helpers", "invites",
+            "conversations", "offers", "relay_messages", "audit_log"} <= tables
+
+
+def test_the_migrations_match_the_models_exactly(store: Store) -> None:
+    """A column added to a model without a migration (or the other way round) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import bot.handover.models  # noqa: F401 - registers the hand-over tables on the metadata
+    from bot.store import Base
+
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
 
 
 def test_language_consent_and_feedback_are_kept_under_the_pseudonymous_key(store: Store) -> None:

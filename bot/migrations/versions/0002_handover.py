@@ -15,14 +15,10 @@ depends_on = None
 TZ = sa.DateTime(timezone=True)
 
 
-def upgrade() -> None:
-    op.create_table(
-        "helpers",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("user_key", sa.String(64), nullable=False, unique=True),
-        sa.Column("chat", sa.String(32), nullable=False),
+def _spec_columns() -> list[sa.Column[object]]:
+    """Shared by helpers and invites (``bot.handover.models.HelperSpec``)."""
+    return [
         sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("alias", sa.String(64), nullable=False),
         sa.Column("team", sa.String(64), nullable=True),
         sa.Column("languages", sa.String(200), nullable=False),
         sa.Column("topics", sa.Text(), nullable=False),
@@ -30,6 +26,17 @@ def upgrade() -> None:
         sa.Column("max_open", sa.Integer(), nullable=False),
         sa.Column("max_per_week", sa.Integer(), nullable=False),
         sa.Column("gender", sa.String(8), nullable=True),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "helpers",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("user_key", sa.String(64), nullable=False, unique=True),
+        sa.Column("chat", sa.String(32), nullable=False),
+        sa.Column("alias", sa.String(64), nullable=False),
+        *_spec_columns(),
         sa.Column("paused", sa.Boolean(), nullable=False),
         sa.Column("unreachable", sa.Boolean(), nullable=False),
         sa.Column("last_assigned_at", TZ, nullable=True),
@@ -39,15 +46,8 @@ def upgrade() -> None:
         "invites",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
-        sa.Column("role", sa.String(16), nullable=False),
         sa.Column("alias", sa.String(64), nullable=True),
-        sa.Column("team", sa.String(64), nullable=True),
-        sa.Column("languages", sa.String(200), nullable=False),
-        sa.Column("topics", sa.Text(), nullable=False),
-        sa.Column("availability", sa.String(200), nullable=False),
-        sa.Column("max_open", sa.Integer(), nullable=False),
-        sa.Column("max_per_week", sa.Integer(), nullable=False),
-        sa.Column("gender", sa.String(8), nullable=True),
+        *_spec_columns(),
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("expires_at", TZ, nullable=False),
         sa.Column("used_at", TZ, nullable=True),

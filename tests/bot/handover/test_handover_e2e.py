@@ -82,6 +82,13 @@ class World:
         assert helper is not None, reply["text"]
         return helper.id
 
+    async def connected(self, mediator: FakeUser, languages: str, person: FakeUser) -> None:
+        """A mediator joins, the person asks, the mediator accepts: a conversation in progress."""
+        await self.join(mediator, languages=languages)
+        await self.request(person)
+        await self.press(mediator, await self.offer_to(mediator), "of:a:")
+        await self.next_to(person, 2, what="connected")
+
     async def request(self, person: FakeUser, choice: str = "ho:y") -> SentRecord:
         """/human, then agree on the consent prompt; returns the status reply."""
         n = self.count(person)
@@ -353,11 +360,8 @@ async def test_an_emergency_alerts_staff_without_sharing_the_message(world: Worl
 async def test_restart_mid_conversation_loses_nothing_and_sends_nothing_twice(world: World) -> None:
     fake = world.fake
     farid = fake.user(7_770_131, "Farid", language_code="de")
-    await world.join(farid, languages="ar")
     huda = fake.user(7_770_231, "Huda", language_code="ar")
-    await world.request(huda)
-    await world.press(farid, await world.offer_to(farid), "of:a:")
-    await world.next_to(huda, 2, what="connected")
+    await world.connected(farid, "ar", huda)
 
     await world.stop()
     world.say(huda, "هل أنت هناك؟")  # written while the bot is down
@@ -524,11 +528,8 @@ async def test_staff_hand_a_conversation_to_another_team_then_to_a_mediator_and_
 async def test_delete_during_a_conversation_closes_it_and_erases_it(world: World) -> None:
     fake = world.fake
     mediator = fake.user(7_770_149, "Dana", language_code="de")
-    await world.join(mediator, languages="uk")
     olena = fake.user(7_770_409, "Olena", language_code="uk")
-    await world.request(olena)
-    await world.press(mediator, await world.offer_to(mediator), "of:a:")
-    await world.next_to(olena, 2, what="connected")
+    await world.connected(mediator, "uk", olena)
     fake.push_command(olena, "/delete")
     confirm = await world.next_to(olena, 3, what="confirm")
     fake.push_callback(olena, "del:yes", message_id=confirm["message_id"])
