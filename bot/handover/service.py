@@ -464,7 +464,8 @@ class HandoverService:
         text = msg.text or ""
         if text.lstrip().lower().startswith("!note"):
             await asyncio.to_thread(self.state.audit_only, f"helper:{helper.id}", "note", conv.id)
-            return None  # internal: stays in the helper's chat / staff topic
+            await self._ack(msg)  # kept, not passed on: stays in the helper's chat / staff topic
+            return None
         if msg.message_id is None:
             return Reply(helper_text("unknown"), lang="de")
         stored = await asyncio.to_thread(self.state.enqueue, conv.id, "out", msg.chat, msg.message_id,
