@@ -248,6 +248,7 @@ class TelegramBot:
         self.application = builder.build()
         self.output = TelegramOutput(self.application, store, pseudonyms)
         self._sweep_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
         if dialogue.handover is not None:
             dialogue.handover.bind(self.output)
         self.application.add_handler(TypeHandler(Update, self._on_update))
@@ -268,6 +269,9 @@ class TelegramBot:
     async def _post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         # post_init runs before the application counts as running, so the task is ours to cancel.
         self._purge_task = asyncio.create_task(self._purge_forever(), name="purge-unanswered")
+        warm_up = getattr(self.dialogue.engine.translator, "warm_up", None)
+        if callable(warm_up):
+            self._warm_task = asyncio.create_task(self._warm_up(warm_up), name="translator-warm-up")
         if self.dialogue.handover is not None:
             # Offers time out, queues move and messages left from before a restart are delivered.
             self._sweep_task = asyncio.create_task(self.dialogue.handover.run_forever(), name="handover-sweep")
@@ -280,11 +284,18 @@ class TelegramBot:
                 # The command menu is a convenience; a Bot API server without it must not stop the bot.
                 log.warning("telegram.set_my_commands_failed lang=%s error=%s", lang, e)
 
+    @staticmethod
+    async def _warm_up(warm_up: Callable[[], object]) -> None:
+        try:
+            await asyncio.to_thread(warm_up)
+        except Exception:  # translation then loads on first use; the bot runs either way
+            log.exception("translations.warm_up_failed")
+
     async def _post_shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        for task in (self._purge_task, self._sweep_task):
+        for task in (self._purge_task, self._sweep_task, self._warm_task):
             if task is not None:
                 task.cancel()
-        self._purge_task = self._sweep_task = None
+        self._purge_task = self._sweep_task = self._warm_task = None
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
