@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.handover.service import HandoverService
 from bot.handover.state import ConversationView
+from bot.handover.texts import helper_text
 from bot.ports import Button, IncomingMessage, OutputPort, Reply
 from bot.store import Store
 from core.errors import WegweiserError
@@ -161,15 +162,23 @@ class DialogueService:
         assert ho is not None
         reply: Reply | None = None
         in_staff_group = ho.settings.staff_chat is not None and msg.chat == ho.settings.staff_chat
-        if in_staff_group:
-            helper = await asyncio.to_thread(ho.registry.by_key, msg.user_key)
-            reply = await ho.from_staff_group(msg, helper)
-        elif msg.kind == "command" and (msg.command or "") == "join":
-            reply = await ho.join(msg, (msg.text or "").partition(" ")[2].strip())
-        elif msg.private and (helper := await asyncio.to_thread(ho.registry.by_key, msg.user_key)) is not None:
-            reply = await ho.from_helper(msg, helper)
-        else:
-            return False
+        try:
+            if in_staff_group:
+                helper = await asyncio.to_thread(ho.registry.by_key, msg.user_key)
+                reply = await ho.from_staff_group(msg, helper)
+            elif msg.kind == "command" and (msg.command or "") == "join":
+                # Guessing codes is slowed down like any flood.
+                if self.flood.check(msg.user_key) != "ok":
+                    return True
+                reply = await ho.join(msg, (msg.text or "").partition(" ")[2].strip())
+            elif msg.private and (helper := await asyncio.to_thread(ho.registry.by_key, msg.user_key)) is not None:
+                reply = await ho.from_helper(msg, helper)
+            else:
+                return False
+        except Exception:
+            # A helper, too, gets an answer when something inside breaks.
+            log.exception("dialogue.helper_side_failed kind=%s", msg.kind)
+            reply = Reply(helper_text("failed"), lang="de")
         if reply is not None:
             try:
                 await ho.port.deliver(msg.chat, reply, thread=msg.thread_id)
@@ -281,8 +290,11 @@ class DialogueService:
             picked = await asyncio.to_thread(self.engine.answer_entry, self._entries[arg], lang)
             return self._answer_reply(self._entries[arg], lang, picked)
         if kind == "human":
-            about = self._entries.get(arg)
-            reason = "always" if about is not None and about.escalation == "always" else "requested"
+            # "human:<entry>" after an answer, "human:e:<entry>" after the emergency numbers.
+            emergency = arg.startswith("e:")
+            about = self._entries.get(arg.removeprefix("e:"))
+            reason = "emergency" if emergency else (
+                "always" if about is not None and about.escalation == "always" else "requested")
             return await self._offer_person(msg, lang, about.topic if about else None, reason)
         if data == "none":
             return await self._offer_person(msg, lang, None, "unanswered")
@@ -320,8 +332,7 @@ class DialogueService:
                 await self.handover.alert_emergency(msg, person_lang or "en", category)
             code = entry_code(result.entry_id) if result.entry_id else ""
             return Reply(prefix + (result.answer or ""),
-                         [[Button(self.t(person_lang, "button.human"), f"human:{code}" if code else "human")]],
-                         person_lang)
+                         [[Button(self.t(person_lang, "button.human"), f"human:e:{code}")]], person_lang)
         if result.reason == "empty":
             return Reply(self.t(person_lang, "input.empty"), lang=person_lang)
         if result.status == "answered" and result.entry_id:

@@ -33,35 +33,58 @@ from bot.dialogue import COMMANDS, DialogueService
 from bot.ports import IncomingMessage, InputKind, Reply
 from bot.store import Pseudonymizer, Store
 from core.config import Settings
-from core.errors import DeliveryError, RecipientGoneError, ThreadGoneError
+from core.errors import DeliveryError, RecipientGoneError, RejectedError, ThreadGoneError
 
 log = logging.getLogger(__name__)
 TELEGRAM_MAX_CHARS = 4096
 CHANNEL = "telegram"
 # Bot API descriptions of a forum topic that no longer takes messages.
 THREAD_GONE = ("message thread not found", "topic_deleted", "topic_closed", "thread not found")
+# Service messages (a topic created or renamed, a pin, an auto-delete timer, members joining): nobody
+# wrote them to the bot, so they get no reply and are never relayed.
+SERVICE_FIELDS = (
+    "forum_topic_created", "forum_topic_edited", "forum_topic_closed", "forum_topic_reopened",
+    "general_forum_topic_hidden", "general_forum_topic_unhidden", "pinned_message",
+    "message_auto_delete_timer_changed", "new_chat_members", "left_chat_member", "new_chat_title",
+    "new_chat_photo", "delete_chat_photo", "group_chat_created", "supergroup_chat_created",
+    "migrate_to_chat_id", "migrate_from_chat_id", "video_chat_started", "video_chat_ended",
+    "write_access_allowed", "chat_shared", "users_shared",
+)
 ACK_EMOJI = "👌"  # the quiet "passed on" for a relayed message (a reply to each would drown the chat)
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Concurrent across chats, strictly in arrival order within one chat."""
+    """Concurrent across chats, strictly in arrival order within one chat (a forum topic of the staff
+    group counts as a chat of its own). The per-chat lock is taken *before* a concurrency slot, so a
+    burst from one chat waits in its own line instead of filling every slot and stalling everyone."""
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
+        # PTB takes its (final) semaphore before do_process_update; ours is taken after the chat's lock.
+        super().__init__(100_000)
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
+        self._locks: dict[tuple[int, int | None], asyncio.Lock] = {}
+
+    @staticmethod
+    def _key(update: object) -> tuple[int, int | None] | None:
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return None
+        message = update.effective_message
+        thread = message.message_thread_id if message is not None and message.is_topic_message else None
+        return update.effective_chat.id, thread
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
+        key = self._key(update)
+        if key is None:
+            async with self._slots:
+                await coroutine
             return
-        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        lock = self._locks.setdefault(key, asyncio.Lock())
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
         finally:
-            if not lock.locked() and self._locks.get(chat.id) is lock:
-                del self._locks[chat.id]
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
 
     async def initialize(self) -> None:
         """Nothing to allocate."""
@@ -162,9 +185,9 @@ class TelegramOutput:
                 except BadRequest as e:
                     if any(marker in str(e.message).lower() for marker in THREAD_GONE):
                         raise ThreadGoneError(str(e.message)) from e
-                    # Our own mistake (e.g. malformed markup): retrying cannot help.
+                    # Refused for good (a deleted message, malformed markup): retrying cannot help.
                     log.error("telegram.bad_request error=%s", e)
-                    raise DeliveryError(str(e.message)) from e
+                    raise RejectedError(str(e.message)) from e
                 except Forbidden as e:
                     raise RecipientGoneError(str(e.message)) from e
                 except (TimedOut, NetworkError) as e:
@@ -209,7 +232,7 @@ def to_incoming(update: Update, pseudonyms: Pseudonymizer) -> IncomingMessage | 
     if update.edited_message is not None:
         return IncomingMessage(key, str(chat.id), "edited", language_hint=user.language_code, private=private)
     message = update.message
-    if message is None:
+    if message is None or any(getattr(message, name, None) for name in SERVICE_FIELDS):
         return None
     kind = _kind(message)
     text = message.text or message.caption or ""

@@ -45,6 +45,10 @@ class ThreadGoneError(DeliveryError):
     """The forum topic a message was meant for no longer exists."""
 
 
+class RejectedError(DeliveryError):
+    """The Bot API refused this one request for good (e.g. the message to copy was deleted)."""
+
+
 class PackageError(WegweiserError):
     """A machine-translation package is missing, malformed or cannot be installed."""
 

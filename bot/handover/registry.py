@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.handover.models import Conversation, Helper, Invite, Offer, utcnow
@@ -122,12 +122,16 @@ class Registry:
         """The new helper, or None for an unknown, used or expired code (the caller says the same for all)."""
         now = now or utcnow()
         with self._session.begin() as s:
-            invite = s.scalar(select(Invite).where(Invite.code_hash == _hash(code)).with_for_update())
+            invite = s.scalar(select(Invite).where(Invite.code_hash == _hash(code)))
             if invite is None or invite.used_at is not None or _aware(invite.expires_at) < now:
                 return None
             if s.scalar(select(Helper).where(Helper.user_key == user_key)) is not None:
                 return None
-            invite.used_at = now
+            # Claim the code atomically: of two accounts redeeming it at the same moment, one wins.
+            claimed = s.execute(update(Invite).where(Invite.id == invite.id, Invite.used_at.is_(None))
+                                .values(used_at=now))
+            if not getattr(claimed, "rowcount", 0):
+                return None
             count = int(s.scalar(select(func.count()).select_from(Helper)) or 0)
             default_alias = ("Sprachmittlung" if invite.role == "mediator" else "Team") + f" {count + 1:02d}"
             helper = Helper(user_key=user_key, chat=chat, role=invite.role, alias=invite.alias or default_alias,
@@ -184,8 +188,8 @@ class Registry:
     def set_paused(self, helper_id: int, paused: bool) -> bool:
         with self._session.begin() as s:
             h = s.get(Helper, helper_id)
-            if h is None:
-                return False
+            if h is None or h.user_key.startswith("removed:"):
+                return False  # a removed helper stays removed: invite them again instead
             h.paused = paused
             if not paused:
                 h.unreachable = False

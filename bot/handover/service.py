@@ -29,12 +29,14 @@ from bot.handover.teams import Team, Teams
 from bot.handover.texts import helper_text
 from bot.ports import Button, IncomingMessage, RelayPort, Reply
 from bot.store import Store
-from core.errors import DeliveryError, RecipientGoneError, ThreadGoneError, TranslationUnavailable
+from core.errors import DeliveryError, RecipientGoneError, RejectedError, ThreadGoneError, TranslationUnavailable
 from translations.messages import engine_messages
 from translations.translator import NoTranslator, Translator
 from translations.ui import UiCatalog
 
 log = logging.getLogger(__name__)
+# What is passed between the person and their helper (copied as it is); anything else gets a reply.
+RELAYED_KINDS = frozenset({"text", "voice", "photo", "sticker", "location", "document"})
 
 
 class HandoverService:
@@ -58,6 +60,7 @@ class HandoverService:
         self.state = HandoverState(store, teams, self.settings, clock, self.registry)
         self._flush_locks: dict[int, asyncio.Lock] = {}
         self._alerted: dict[str, datetime] = {}
+        self._refused: dict[str, datetime] = {}
         self._port: RelayPort | None = None
         self._language_names = engine_messages().language_names
 
@@ -133,6 +136,9 @@ class HandoverService:
             existing = await asyncio.to_thread(self.open_conversation, msg.user_key)
             return Reply(self.t(lang, "handover.already_open" if existing else "handover.not_open"), lang=lang)
         routed = await self.route(conv.id)
+        if routed.kind == "none":  # matched meanwhile by the sweeper, which told the person
+            position = await asyncio.to_thread(self.state.position, conv.id)
+            return Reply(self.t(lang, "handover.waiting", position=position), lang=lang)
         return self._status_reply(routed, lang)
 
     def _status_reply(self, routed: Routed, lang: str) -> Reply:
@@ -162,14 +168,13 @@ class HandoverService:
     async def from_person(self, msg: IncomingMessage, conv: ConversationView, lang: str) -> Reply | None:
         """A message of a person in an open conversation: relayed (acknowledged quietly) or kept until
         someone takes over (a status reply). None means: acknowledged, no reply needed."""
-        if msg.message_id is None:
+        if msg.message_id is None or msg.kind not in RELAYED_KINDS:
             return Reply(self.t(lang, "input.unsupported"), lang=lang)
-        text = msg.text if msg.kind in ("text", "command") else None
+        text = msg.text if msg.kind == "text" else None
         stored = await asyncio.to_thread(self.state.enqueue, conv.id, "in", msg.chat, msg.message_id, text)
         if not stored:
             return None  # the same Telegram update again (e.g. after a restart): already handled
-        if conv.state == "active":
-            await self.flush(conv.id)
+        if conv.state == "active" and await self.flush(conv.id):
             await self._ack(msg)
             return None
         position = await asyncio.to_thread(self.state.position, conv.id)
@@ -225,6 +230,12 @@ class HandoverService:
         await self._carry_out(routed)
         return routed
 
+    async def _reroute(self, conversation_id: int) -> None:
+        """Match again after an offer fell through, and tell the person where they stand now."""
+        routed = await self.route(conversation_id)
+        if routed.kind in ("staff", "queued", "unavailable") and routed.conversation.person_chat:
+            await self._to_person(routed.conversation, self._status_reply(routed, routed.conversation.lang))
+
     async def _carry_out(self, routed: Routed) -> None:
         if routed.kind == "offer" and routed.helper is not None and routed.offer_id is not None:
             await self._send_offer(routed)
@@ -247,14 +258,14 @@ class HandoverService:
         except DeliveryError:
             log.exception("handover.offer_not_delivered")
             await asyncio.to_thread(self.state.resolve_offer, routed.offer_id, "expired")
-            await self.route(conv.id)
+            await self._reroute(conv.id)
 
     async def answer_offer(self, helper: HelperView, offer_id: int, accept: bool) -> Reply:
         outcome = await asyncio.to_thread(self.state.answer_offer, helper.id, offer_id, accept)
         if outcome is None:
             return Reply(helper_text("offer_gone"), lang="de")
         if not accept:
-            await self.route(outcome.id)
+            await self._reroute(outcome.id)
             await self.drain_queue()
             return Reply(helper_text("declined"), lang="de")
         await self._connect_mediator(outcome, helper)
@@ -283,8 +294,20 @@ class HandoverService:
         conv, opening, reason, want = await asyncio.to_thread(self.state.conv_details, conversation_id)
         team = self.teams.get(conv.team) or self.teams.for_topic(conv.topic)
         name = self._topic_name(conv, team)
-        thread = await self.port.create_topic(staff_chat, name)
-        await asyncio.to_thread(self.state.set_thread, conv.id, thread)
+        if conv.thread_id is None:
+            try:
+                thread = await self.port.create_topic(staff_chat, name)
+            except DeliveryError:
+                # E.g. the bot lost its right to manage topics: messages wait, the sweeper tries again.
+                log.exception("handover.topic_not_created")
+                return
+            await asyncio.to_thread(self.state.set_thread, conv.id, thread)
+        else:
+            # Back with staff (e.g. from a mediator): the same topic, so the history stays in one place.
+            try:
+                await self.port.rename_topic(staff_chat, conv.thread_id, name)
+            except DeliveryError as e:
+                log.info("handover.rename_failed error=%s", type(e).__name__)
         question = opening or helper_text("no_question")
         if opening and conv.translated:
             question += "\n" + await asyncio.to_thread(self._mt_for_staff, opening, conv.lang)
@@ -308,8 +331,8 @@ class HandoverService:
             return None
         for _ in range(2):
             conv = await asyncio.to_thread(self.state.view, conversation_id)
-            if conv is None:
-                return None
+            if conv is None or conv.thread_id is None:
+                return None  # never into the group's general topic
             try:
                 return await self.port.deliver(staff_chat, reply, thread=conv.thread_id)
             except ThreadGoneError:
@@ -338,13 +361,16 @@ class HandoverService:
         return helper_text("mt_line", text=translation.text)
 
     # ================================================================== relay
-    async def flush(self, conversation_id: int) -> None:
-        """Deliver the conversation's pending messages in order (one flush at a time per conversation)."""
+    async def flush(self, conversation_id: int) -> bool:
+        """Deliver the conversation's pending messages in order (one flush at a time per conversation);
+        True when nothing is left pending. A blocked bot is handled after the lock is released, because
+        handing the conversation on flushes it again."""
+        gone: str | None = None
         lock = self._flush_locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             conv = await asyncio.to_thread(self.state.view, conversation_id)
             if conv is None or conv.state != "active":
-                return
+                return False
             for row in await asyncio.to_thread(self.state.pending, conversation_id):
                 try:
                     if row.direction == "in":
@@ -352,19 +378,29 @@ class HandoverService:
                     else:
                         delivered = await self._relay_out(conv, row)
                 except RecipientGoneError:
-                    if row.direction == "out":
-                        await self._person_gone(conv)
-                    elif conv.helper_id is not None:
-                        await self._helper_gone(conv.helper_id)
-                    return
+                    gone = "person" if row.direction == "out" else "helper"
+                    break
+                except RejectedError as e:
+                    # This one message cannot be passed on (deleted meanwhile, a kind Telegram will not
+                    # copy): it must not hold up the ones after it.
+                    log.warning("handover.relay_rejected direction=%s error=%s", row.direction, e)
+                    await asyncio.to_thread(self.state.mark_sent, row.id, "", None, "failed")
+                    continue
                 except DeliveryError:
                     log.exception("handover.relay_failed direction=%s", row.direction)
-                    return  # stays pending: the sweeper tries again
+                    return False  # stays pending: the sweeper tries again
                 if not delivered:
-                    return
+                    return False
+        if gone == "person":
+            await self._person_gone(conv)
+            return False
+        if gone == "helper" and conv.helper_id is not None:
+            await self._helper_gone(conv.helper_id)
+            return False
+        return gone is None
 
     async def _relay_in(self, conv: ConversationView, row: RelayMessage) -> bool:
-        """Person → helper. False when there is nowhere to deliver yet."""
+        """Person → helper. False when there is nowhere to deliver yet (it stays pending)."""
         if conv.mode == "mediator" and conv.helper_id is not None:
             helper = await asyncio.to_thread(self.registry.get, conv.helper_id)
             if helper is None or not helper.chat:
@@ -374,15 +410,17 @@ class HandoverService:
             await asyncio.to_thread(self.state.mark_sent, row.id, helper.chat, target)
             await asyncio.to_thread(self.state.audit_only, f"helper:{helper.id}", "message_in", conv.id)
             return True
-        if conv.mode == "staff" and self.settings.staff_chat:
+        if conv.mode == "staff" and self.settings.staff_chat and conv.thread_id is not None:
             staff_target: int | None
             if conv.translated and row.text:
-                # Machine translation never runs on the event loop.
+                # Machine translation never runs on the event loop; staff read the translation first.
                 mt = await asyncio.to_thread(self._mt_for_staff, row.text, conv.lang)
-                text = helper_text("person_says", label=conv.label, text=row.text) + "\n" + mt
-                staff_target = await self._to_staff(conv.id, Reply(text[:4096], lang="de"))
+                text = mt + "\n" + helper_text("person_says", label=conv.label, text=row.text)
+                staff_target = await self._to_staff(conv.id, Reply(text, lang="de"))
             else:
                 staff_target = await self._copy_to_staff(conv, row)
+            if staff_target is None:
+                return False
             await asyncio.to_thread(self.state.mark_sent, row.id, self.settings.staff_chat, staff_target)
             return True
         return False
@@ -392,7 +430,7 @@ class HandoverService:
         assert staff_chat is not None
         for _ in range(2):
             current = await asyncio.to_thread(self.state.view, conv.id)
-            if current is None:
+            if current is None or current.thread_id is None:
                 return None
             try:
                 return await self.port.copy(row.source_chat, row.source_message_id, staff_chat,
@@ -409,7 +447,7 @@ class HandoverService:
             return True
         if conv.translated and row.text:
             text = await asyncio.to_thread(self._mt_for_person, row.text, conv.lang)
-            target = await self.port.deliver(conv.person_chat, Reply(text[:4096], lang=conv.lang))
+            target = await self.port.deliver(conv.person_chat, Reply(text, lang=conv.lang))
         else:
             target = await self.port.copy(row.source_chat, row.source_message_id, conv.person_chat)
         await asyncio.to_thread(self.state.mark_sent, row.id, conv.person_chat, target)
@@ -455,7 +493,7 @@ class HandoverService:
             return Reply(helper_text("unknown"), lang="de")
         if msg.kind == "command":
             return await self._helper_command(msg, helper, None)
-        conv = await asyncio.to_thread(self.state.helper_conversation, helper.id, msg.reply_to)
+        conv = await asyncio.to_thread(self.state.helper_conversation, helper.id, helper.chat, msg.reply_to)
         if conv is None:
             return Reply(helper_text("no_conversation"), lang="de")
         return await self._from_helper_in(conv, msg, helper)
@@ -466,14 +504,14 @@ class HandoverService:
             await asyncio.to_thread(self.state.audit_only, f"helper:{helper.id}", "note", conv.id)
             await self._ack(msg)  # kept, not passed on: stays in the helper's chat / staff topic
             return None
-        if msg.message_id is None:
+        if msg.message_id is None or msg.kind not in RELAYED_KINDS:
             return Reply(helper_text("unknown"), lang="de")
         stored = await asyncio.to_thread(self.state.enqueue, conv.id, "out", msg.chat, msg.message_id,
                                          text if msg.kind == "text" else None)
         if stored:
             await asyncio.to_thread(self.state.audit_only, f"helper:{helper.id}", "message_out", conv.id)
-            await self.flush(conv.id)
-            await self._ack(msg)
+            if await self.flush(conv.id):
+                await self._ack(msg)
         return None
 
     async def _helper_command(self, msg: IncomingMessage, helper: HelperView,
@@ -495,7 +533,8 @@ class HandoverService:
                                      paused=helper_text("yes" if me.paused else "no")), lang="de")
         if cmd in ("close", "handover"):
             if conv is None:
-                conv = await asyncio.to_thread(self.state.helper_conversation, helper.id, msg.reply_to)
+                conv = await asyncio.to_thread(self.state.helper_conversation, helper.id, helper.chat,
+                                               msg.reply_to)
             if conv is None:
                 return Reply(helper_text("no_conversation"), lang="de")
             if cmd == "close":
@@ -507,8 +546,14 @@ class HandoverService:
     async def from_staff_group(self, msg: IncomingMessage, helper: HelperView | None) -> Reply | None:
         """Anything in the staff supergroup: only registered staff act; a topic is one conversation."""
         if helper is None or helper.role != "staff":
+            # Said once per person and hour, so that a chatty group member is not answered every time.
+            now = self.clock()
+            last = self._refused.get(msg.user_key)
+            if msg.kind not in ("command", "text") or (last and (now - last).total_seconds() < 3600):
+                return None
+            self._refused[msg.user_key] = now
             await asyncio.to_thread(self.state.audit_only, "unknown", "staff_group_refused", None)
-            return Reply(helper_text("not_staff"), lang="de") if msg.kind in ("command", "text") else None
+            return Reply(helper_text("not_staff"), lang="de")
         if msg.kind == "callback":
             return Reply(helper_text("unknown"), lang="de")
         conv = await asyncio.to_thread(self.state.by_thread, msg.thread_id) if msg.thread_id else None
@@ -525,7 +570,9 @@ class HandoverService:
         if target in ("mediator", "sprachmittlung"):
             if conv.mode != "staff":
                 return Reply(helper_text("handover_usage", teams=", ".join(self.teams.teams)), lang="de")
-            await asyncio.to_thread(self.state.reopen_for_mediators, conv.id, helper.id)
+            if not await asyncio.to_thread(self.state.mediator_free, conv.id):
+                return Reply(helper_text("no_mediator_free"), lang="de")  # nothing changes
+            await asyncio.to_thread(self.state.reopen_for_mediators, conv.id, f"helper:{helper.id}")
             routed = await self.route(conv.id)
             if routed.kind == "staff":
                 return Reply(helper_text("no_mediator_free"), lang="de")
@@ -533,6 +580,8 @@ class HandoverService:
         # Without a team named: back to the team that had it before, else the one for the topic.
         default = self.teams.get(conv.team) or self.teams.for_topic(conv.topic)
         team = self.teams.get(target) or (default if target in ("", "staff", "team") else None)
+        if not self.settings.staff_chat:
+            return Reply(helper_text("no_staff_group"), lang="de")
         if team is None:
             return Reply(helper_text("handover_usage", teams=", ".join(self.teams.teams)), lang="de")
         was_mediator = conv.mode == "mediator"
@@ -559,7 +608,7 @@ class HandoverService:
         conv = await asyncio.to_thread(self.state.view, conversation_id)
         if not staff_chat or conv is None:
             return
-        for row in await asyncio.to_thread(self.state.delivered_from_person, conversation_id):
+        for row in await asyncio.to_thread(self.state.delivered_from_person, conversation_id, staff_chat):
             try:
                 await self.port.copy(row.source_chat, row.source_message_id, staff_chat, thread=conv.thread_id)
             except DeliveryError:
@@ -573,8 +622,13 @@ class HandoverService:
         if ask_person and conv.person_chat:
             buttons = [[Button(self.t(conv.lang, "button.helpful"), f"cl:y:{conv.label}"),
                         Button(self.t(conv.lang, "button.not_helpful"), f"cl:n:{conv.label}")]]
-            await self._to_person(conv, Reply(self.t(conv.lang, "handover.closed", resolution=resolution), buttons,
+            note = resolution
+            if conv.translated:  # staff write the note in German
+                note = await asyncio.to_thread(self._mt_for_person, resolution, conv.lang)
+            await self._to_person(conv, Reply(self.t(conv.lang, "handover.closed", resolution=note), buttons,
                                               conv.lang))
+        # The feedback answer comes back as a button press: the person's chat id is no longer needed.
+        await asyncio.to_thread(self.state.drop_chat, conv.id)
         if not actor.startswith("helper:"):
             notice = Reply(helper_text("closed_notice", label=conv.label, resolution=resolution), lang="de")
             try:
@@ -605,16 +659,19 @@ class HandoverService:
             if was_active:
                 await self._to_staff_after_mediator(conv_id)
             else:
-                await self.route(conv_id)
+                await self._reroute(conv_id)
 
     async def _to_staff_after_mediator(self, conversation_id: int) -> None:
         conv = await asyncio.to_thread(self.state.view, conversation_id)
         if conv is None:
             return
+        if not self.settings.staff_chat:
+            # No staff group: another mediator, or an honest "nobody can be reached".
+            await asyncio.to_thread(self.state.reopen_for_mediators, conv.id, "system")
+            await self._reroute(conv.id)
+            return
         team = self.teams.get(conv.team) or self.teams.for_topic(conv.topic)
         await asyncio.to_thread(self.state.move_to_team, conv.id, team.id, "system")
-        if not self.settings.staff_chat:
-            return
         await self._open_staff_topic(conv.id, helper_text("mediator_gone"))
         await self._recopy_history(conv.id)
         await self._to_person(conv, Reply(self.t(conv.lang, "handover.moved", team=team.name(conv.lang)),
@@ -637,12 +694,15 @@ class HandoverService:
                     await self.port.deliver(helper_chat, Reply(helper_text("offer_expired"), lang="de"))
                 except DeliveryError:
                     log.info("handover.expiry_notice_failed offer=%d", offer_id)
-            routed = await self.route(conv_id)
-            if routed.kind in ("staff", "queued") and routed.conversation.person_chat:
-                await self._to_person(routed.conversation, self._status_reply(routed, routed.conversation.lang))
+            await self._reroute(conv_id)
+        # Waiting without an open offer (e.g. a restart between a decline and the next offer).
+        for conv_id in await asyncio.to_thread(self.state.stalled):
+            await self._reroute(conv_id)
         await self.drain_queue()
         for conv_id in await asyncio.to_thread(self.state.orphaned):
             await self._to_staff_after_mediator(conv_id)
+        for conv_id in await asyncio.to_thread(self.state.staff_without_topic):
+            await self._open_staff_topic(conv_id)
         for conv_id in await asyncio.to_thread(self.state.with_pending):
             await self.flush(conv_id)
         await asyncio.to_thread(self.state.forget_stale_consent)

@@ -65,7 +65,7 @@ class ConversationView:
 class Routed:
     """The outcome of matching one conversation."""
 
-    kind: str  # "offer" | "queued" | "staff" | "none"
+    kind: str  # "offer" | "queued" | "staff" | "unavailable" (nobody at all) | "none" (nothing to do)
     conversation: ConversationView
     helper: HelperView | None = None
     offer_id: int | None = None
@@ -191,6 +191,7 @@ class HandoverState:
         if s.scalar(select(Offer.id).where(Offer.conversation_id == c.id, Offer.state == "pending")) is not None:
             # Already offered to someone (a concurrent sweep or close got here first): one offer at a time.
             return Routed("none", ConversationView.of(c))
+        capable = False
         if not exclude_mediators:
             candidates, capable = self._candidates(s, c, now)
             if candidates:
@@ -208,7 +209,13 @@ class HandoverState:
             if capable and waited < self.settings.queue_max_wait_s:
                 return self._enqueue_conversation(s, c)
         if not self.settings.staff_chat:
-            return self._enqueue_conversation(s, c)  # nobody else to ask: wait for a mediator
+            if capable:
+                return self._enqueue_conversation(s, c)  # nobody else to ask: keep waiting for a mediator
+            # Nobody at all for this language or topic: say so honestly instead of a queue without end.
+            c.state, c.closed_at, c.resolution = "closed", now, "nobody available"
+            self._audit(s, "system", "unavailable", c.id)
+            s.flush()
+            return Routed("unavailable", ConversationView.of(c))
         team = self.teams.get(c.team) or self.teams.for_topic(c.topic)
         c.state, c.mode, c.team, c.helper_id, c.assigned_at = "active", "staff", team.id, None, now
         c.translated = c.lang != self.teams.staff_language
@@ -218,7 +225,10 @@ class HandoverState:
 
     def _candidates(self, s: Session, c: Conversation, now: datetime) -> tuple[list[Helper], bool]:
         """(mediators who can take it now, fairest first; whether anyone could take it once free)."""
-        tried = set(s.scalars(select(Offer.helper_id).where(Offer.conversation_id == c.id)))
+        # Who declined or let the offer lapse is not asked again for a while (then they may be free).
+        recent = now - timedelta(seconds=self.settings.queue_max_wait_s)
+        tried = set(s.scalars(select(Offer.helper_id).where(Offer.conversation_id == c.id,
+                                                            Offer.created_at >= recent)))
         ready: list[tuple[datetime, int, Helper]] = []
         capable = False
         for h in s.scalars(select(Helper).where(Helper.role == "mediator", Helper.paused.is_(False),
@@ -284,6 +294,9 @@ class HandoverState:
             offer = s.get(Offer, offer_id)
             if offer is None or offer.helper_id != helper_id or offer.state != "pending":
                 return None
+            helper = s.get(Helper, helper_id)
+            if accept and (helper is None or helper.paused or helper.unreachable):
+                return None  # paused or removed meanwhile: the offer lapses and goes on
             c = s.get(Conversation, offer.conversation_id)
             if c is None or c.state != "offering":
                 offer.state = "withdrawn"
@@ -361,20 +374,29 @@ class HandoverState:
             c = s.get(Conversation, conversation_id)
             return c.intro_message_id if c else None
 
-    def helper_conversation(self, helper_id: int, reply_to: int | None) -> ConversationView | None:
+    def helper_conversation(self, helper_id: int, helper_chat: str,
+                            reply_to: int | None) -> ConversationView | None:
+        """The conversation a mediator's message belongs to: the one whose message they replied to;
+        without a reply, their only active one. A reply to anything else (e.g. a closed conversation)
+        matches nothing rather than reaching someone else."""
         with self._session() as s:
             active = list(s.scalars(select(Conversation).where(Conversation.helper_id == helper_id,
                                                                Conversation.state == "active")
                                     .order_by(Conversation.assigned_at.desc())))
-            if reply_to is not None:
-                for c in active:
-                    if c.intro_message_id == reply_to:
-                        return ConversationView.of(c)
-                mapped = s.scalar(select(RelayMessage.conversation_id).where(
-                    RelayMessage.target_message_id == reply_to, RelayMessage.direction == "in",
-                    RelayMessage.conversation_id.in_([c.id for c in active])))
-                if mapped is not None:
-                    return next(ConversationView.of(c) for c in active if c.id == mapped)
+            if reply_to is None:
+                return ConversationView.of(active[0]) if len(active) == 1 else None
+            for c in active:
+                if c.intro_message_id == reply_to:
+                    return ConversationView.of(c)
+            mapped = s.scalar(select(RelayMessage.conversation_id).where(
+                RelayMessage.target_chat == helper_chat, RelayMessage.target_message_id == reply_to,
+                RelayMessage.direction == "in"))
+            if mapped is None:
+                mapped = s.scalar(select(Conversation.id).where(Conversation.helper_id == helper_id,
+                                                                Conversation.intro_message_id == reply_to))
+            if mapped is not None:
+                return next((ConversationView.of(c) for c in active if c.id == mapped), None)
+            # A reply to something that belongs to no conversation (e.g. the bot's welcome).
             return ConversationView.of(active[0]) if len(active) == 1 else None
 
     def by_thread(self, thread: int) -> ConversationView | None:
@@ -383,12 +405,27 @@ class HandoverState:
             return ConversationView.of(c) if c else None
 
     # ================================================================== hand-on, closing, background
-    def reopen_for_mediators(self, conversation_id: int, by: int) -> None:
+    def reopen_for_mediators(self, conversation_id: int, actor: str) -> None:
         with self._lock, self._session.begin() as s:
             c = s.get(Conversation, conversation_id)
             if c is not None:
-                c.state, c.requested_at = "offering", self.clock()
-                self._audit(s, f"helper:{by}", "handed_over", c.id, "mediator")
+                c.state, c.mode, c.helper_id, c.requested_at = "offering", None, None, self.clock()
+                self._audit(s, actor, "handed_over", c.id, "mediator")
+
+    def mediator_free(self, conversation_id: int) -> bool:
+        """Would a mediator get an offer for this conversation right now? (Changes nothing.)"""
+        with self._session() as s:
+            c = s.get(Conversation, conversation_id)
+            return c is not None and bool(self._candidates(s, c, self.clock())[0])
+
+    def stalled(self, older_than_s: float = 10.0) -> list[int]:
+        """Waiting for a mediator without an open offer and not queued: an interrupted hand-on."""
+        cutoff = self.clock() - timedelta(seconds=older_than_s)
+        pending = select(Offer.conversation_id).where(Offer.state == "pending")
+        with self._session() as s:
+            return list(s.scalars(select(Conversation.id).where(
+                Conversation.state == "offering", Conversation.id.not_in(pending),
+                Conversation.requested_at < cutoff)))
 
     def move_to_team(self, conversation_id: int, team: str, actor: str) -> None:
         with self._lock, self._session.begin() as s:
@@ -413,6 +450,13 @@ class HandoverState:
             helper = s.get(Helper, c.helper_id) if c.helper_id else None
             self._audit(s, actor, "closed", c.id)
             return ConversationView.of(c), helper.chat if helper else None
+
+    def drop_chat(self, conversation_id: int) -> None:
+        """Nothing more will be sent to the person: forget where they are."""
+        with self._session.begin() as s:
+            c = s.get(Conversation, conversation_id)
+            if c is not None:
+                c.person_chat = None
 
     def forget_chat(self, conversation_id: int) -> None:
         with self._session.begin() as s:
@@ -483,12 +527,21 @@ class HandoverState:
                 query = query.where(Conversation.label == label)
             return [(_aware(e.at) or e.at, e.actor, e.action, lab, e.detail) for e, lab in s.execute(query)]
 
-    def delivered_from_person(self, conversation_id: int) -> list[RelayMessage]:
+    def delivered_from_person(self, conversation_id: int, not_to: str) -> list[RelayMessage]:
+        """The person's messages that went elsewhere than ``not_to`` (e.g. to a mediator), in order."""
         with self._session() as s:
             return list(s.scalars(select(RelayMessage).where(RelayMessage.conversation_id == conversation_id,
                                                              RelayMessage.direction == "in",
-                                                             RelayMessage.state == "sent")
+                                                             RelayMessage.state == "sent",
+                                                             RelayMessage.target_chat != not_to)
                                   .order_by(RelayMessage.id)))
+
+    def staff_without_topic(self) -> list[int]:
+        if not self.settings.staff_chat:
+            return []
+        with self._session() as s:
+            return list(s.scalars(select(Conversation.id).where(
+                Conversation.state == "active", Conversation.mode == "staff", Conversation.thread_id.is_(None))))
 
 
 def _missing(conversation_id: int) -> ConversationView:

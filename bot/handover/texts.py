@@ -45,6 +45,7 @@ HELPER_TEXTS: dict[str, str] = {
     "handed_to_team": "Gespräch {label} ist jetzt bei: {team}.",
     "handed_to_mediator": "Gespräch {label}: eine Sprachmittlung wird gefragt.",
     "no_mediator_free": "Gerade ist keine passende Sprachmittlung frei; das Gespräch bleibt beim Team.",
+    "no_staff_group": "Es ist keine Mitarbeitenden-Gruppe eingerichtet; das Gespräch bleibt bei Ihnen.",
     "handover_usage": "So geben Sie ab: /handover mediator oder /handover TEAM (Teams: {teams}).",
     "no_conversation": "Dazu finde ich kein offenes Gespräch. Bei mehreren Gesprächen antworten Sie bitte auf eine "
                        "Nachricht der Person.",
@@ -66,6 +67,7 @@ HELPER_TEXTS: dict[str, str] = {
     "yes": "ja",
     "no": "nein",
     "not_staff": "Nur eingetragene Mitarbeitende können hier mit Personen schreiben.",
+    "failed": "Das hat nicht geklappt (ein Fehler im Bot). Bitte versuchen Sie es gleich noch einmal.",
     "unknown": "Diesen Befehl kenne ich nicht. /help zeigt, was geht.",
     "emergency_alert": "🚨 Notfall-Hinweis: Eine Person ({language}) hat eine Nachricht geschrieben, die auf einen "
                        "Notfall hindeutet ({category}). Der Bot hat ihr 112/110 und die Krisennummern gezeigt und "

@@ -295,8 +295,8 @@ async def test_without_a_mediator_the_team_answers_with_machine_translation_both
     world.say(gul, "زه د خپلې پېژندپاڼې په اړه پوښتنه لرم.")
     relayed = await world.next_to(STAFF, 1, what="the person's message in the topic")
     assert relayed["params"].get("message_thread_id") == thread
-    assert relayed["text"] == (f"{conv.label}: زه د خپلې پېژندپاڼې په اړه پوښتنه لرم.\n"
-                               + helper_text("mt_line", text="Ich habe eine Frage zu meinem Ausweisdokument."))
+    assert relayed["text"] == (helper_text("mt_line", text="Ich habe eine Frage zu meinem Ausweisdokument.")
+                               + f"\n{conv.label}: زه د خپلې پېژندپاڼې په اړه پوښتنه لرم.")
 
     before = world.count(gul, RELAYED)
     world.say(sabine, "!note Akte liegt bei Frau K.", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
@@ -512,13 +512,16 @@ async def test_staff_hand_a_conversation_to_another_team_then_to_a_mediator_and_
     offer = await world.offer_to(nour)
     await world.press(nour, offer, "of:a:")
     await world.wait(lambda: world.conversations()[0].helper_id == nour_id, "the mediator took over")
-    # The mediator passes it back to the office: a new topic, with the person's earlier messages.
+    # The mediator passes it back to the office: the same topic, with what the person wrote meanwhile.
+    world.say(amira, "شكراً، لكن عندي سؤال عن الموعد")
+    await world.next_to(nour, 0, ("copyMessage",), "the message to the mediator")
     fake.push_command(nour, "/handover")
-    await world.wait(lambda: world.topic_thread() != thread, "a new staff topic")
-    new = world.topic_thread()
-    await world.wait(lambda: any(r["params"].get("message_thread_id") == new and r["message"]
-                                 and r["message"].get("text") == "أحتاج مساعدة في رسالة من المكتب"
+    await world.wait(lambda: any(r["params"].get("message_thread_id") == thread and r["message"]
+                                 and r["message"].get("text") == "شكراً، لكن عندي سؤال عن الموعد"
                                  for r in fake.messages_to(STAFF, ("copyMessage",))), "history copied")
+    assert list(fake.topics[STAFF]) == [thread], "no second topic for the same conversation"
+    seen = [r["message"].get("text", "") for r in fake.messages_to(STAFF, RELAYED) if r["message"]]
+    assert sum("أحتاج مساعدة في رسالة من المكتب" in t for t in seen) == 1, "what staff had is not sent again"
     conv = world.conversations()[0]
     assert (conv.mode, conv.helper_id, conv.state) == ("staff", None, "active")
     handed = [d for _, _, a, _, d in world.handover.audit(conv.label) if a == "handed_over"]
