@@ -541,3 +541,80 @@ async def test_delete_during_a_conversation_closes_it_and_erases_it(world: World
                      "the mediator is told")
     assert world.conversations() == []
     assert world.handover.open_conversation(world.pseudonyms.key("telegram", olena.id)) is None
+
+
+# ====================================================================== failures on the way
+async def test_a_mediator_who_blocks_the_bot_mid_conversation_hands_it_to_staff(world: World) -> None:
+    fake = world.fake
+    await world.join(fake.user(7_770_310, "Kai", language_code="de"), role="staff", team="social_services")
+    mediator = fake.user(7_770_150, "Hadi", language_code="de")
+    person = fake.user(7_770_410, "Said", language_code="ar")
+    await world.connected(mediator, "ar", person)
+    fake.block_user(mediator.id)
+    world.say(person, "هل تسمعني؟")
+    report = await world.wait(lambda: next((t for t in fake.texts_to(STAFF) if "blockiert" in t), None),
+                              "report to staff")
+    assert "Hadi" not in report
+    await world.wait(lambda: any("هل تسمعني؟" in (r["text"] or "") for r in fake.messages_to(STAFF, RELAYED)),
+                     "the message reaches the staff topic")
+    moved = world.handover.teams.teams["social_services"].name("ar")
+    await world.wait(lambda: any(moved in (r["text"] or "") for r in fake.messages_to(person.id)),
+                     "the person is told who has the conversation now")
+    # The person's chat is not stuck: the next message is relayed too.
+    world.say(person, "شكراً")
+    await world.wait(lambda: any("شكراً" in (r["text"] or "") for r in fake.messages_to(STAFF, RELAYED)),
+                     "the next message")
+
+
+async def test_one_message_telegram_refuses_to_copy_does_not_hold_up_the_next(world: World) -> None:
+    fake = world.fake
+    mediator = fake.user(7_770_151, "Lina", language_code="de")
+    person = fake.user(7_770_411, "Rami", language_code="ar")
+    await world.connected(mediator, "ar", person)
+    fake.fail_next("copyMessage", 400, description="Bad Request: message to copy not found")
+    world.say(person, "رسالة حذفتها")
+    world.say(person, "رسالة ثانية")
+    copied = await world.next_to(mediator, 0, ("copyMessage",), "the second message")
+    assert copied["message"] is not None and copied["message"]["text"] == "رسالة ثانية"
+
+    def states() -> list[str]:
+        with world.store.sessions() as s:
+            return [r.state for r in s.scalars(select(RelayMessage).order_by(RelayMessage.id))]
+
+    await world.wait(lambda: states() == ["failed", "sent"], "the refused one marked failed, the next one sent")
+
+
+async def test_a_reply_to_a_closed_conversation_never_reaches_another_person(world: World) -> None:
+    fake = world.fake
+    mediator = fake.user(7_770_152, "Maha", language_code="de")
+    first = fake.user(7_770_412, "Ahmad", language_code="ar")
+    await world.join(mediator, languages="ar", max_open=2)
+    await world.request(first)
+    await world.press(mediator, await world.offer_to(mediator), "of:a:")
+    world.say(first, "سؤال قديم")
+    old = await world.next_to(mediator, 0, ("copyMessage",), "the first person's message")
+    fake.push_command(mediator, "/close erledigt")
+    await world.wait(lambda: world.conversations()[0].state == "closed", "closed")
+    second = fake.user(7_770_413, "Bilal", language_code="ar")
+    await world.request(second)
+    await world.press(mediator, await world.offer_to(mediator, 2), "of:a:")
+    await world.next_to(second, 2, what="connected")
+    world.say(mediator, "جواب على السؤال القديم", reply_to=old["message_id"])
+    await world.wait(lambda: helper_text("no_conversation") in fake.texts_to(mediator.id), "not delivered")
+    assert all("جواب على السؤال القديم" not in ((r["message"] or {}).get("text") or "")
+               for r in fake.messages_to(second.id, RELAYED))
+
+
+async def test_a_forum_topic_that_cannot_be_created_is_created_later_and_nothing_is_lost(
+    fake: FakeBotApi, world: World
+) -> None:
+    fake.strict = False  # the first createForumTopic is refused on purpose
+    await world.join(fake.user(7_770_311, "Ute", language_code="de"), role="staff", team="social_services")
+    fake.fail_next("createForumTopic", 400, description="Bad Request: not enough rights to create a topic")
+    tom = fake.user(7_770_414, "Tom", language_code="de")
+    await world.request(tom)
+    world.say(tom, "Hallo, ist jemand da?")
+    copied = await world.next_to(STAFF, 0, ("copyMessage",), "the message, once the topic exists")
+    assert copied["params"].get("message_thread_id") == world.topic_thread()
+    assert all(r["params"].get("message_thread_id") for r in fake.messages_to(STAFF, RELAYED)), \
+        "nothing went to the group's general topic"

@@ -108,3 +108,14 @@ async def test_declining_consent_shares_nothing(make_handover: HandoverFactory) 
     assert text == service.t("fa", "handover.declined")
     assert out.sent == [] and out.topics == {}
     assert service.open_conversation("person-1") is None
+
+
+async def test_without_staff_and_without_a_mediator_for_the_language_the_answer_is_honest(
+    make_handover: HandoverFactory,
+) -> None:
+    service = make_handover(staff_chat=None)
+    service.bind(CollectingOutput())
+    await join(service, 1, invite(service, languages="uk"))
+    text = await ask(service, 1, "ti")
+    assert text == service.t("ti", "human.ack")
+    assert service.open_conversation("person-1") is None, "no queue without an end"
