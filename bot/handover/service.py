@@ -224,9 +224,9 @@ class HandoverService:
             log.exception("handover.emergency_alert_failed")
         await asyncio.to_thread(self.state.audit_only, "system", "emergency_alert", None, category)
 
-    async def route(self, conversation_id: int, exclude_mediators: bool = False) -> Routed:
+    async def route(self, conversation_id: int) -> Routed:
         """Match one waiting conversation and carry the outcome out (offer message or staff topic)."""
-        routed = await asyncio.to_thread(self.state.match, conversation_id, exclude_mediators)
+        routed = await asyncio.to_thread(self.state.match, conversation_id)
         await self._carry_out(routed)
         return routed
 
@@ -561,6 +561,11 @@ class HandoverService:
             if msg.kind == "command" and (msg.command or "") in ("help", "start", "status"):
                 return await self._helper_command(msg, helper, None)
             return None  # ordinary talk among staff outside conversation topics
+        if conv.state != "active" or conv.mode != "staff":
+            # The topic of a conversation that ended or went to a mediator: nothing is passed on.
+            if msg.kind == "text" and (msg.text or "").lstrip().lower().startswith("!note"):
+                return None
+            return Reply(helper_text("topic_inactive", label=conv.label), lang="de")
         if msg.kind == "command":
             return await self._helper_command(msg, helper, conv)
         return await self._from_helper_in(conv, msg, helper)

@@ -166,12 +166,12 @@ class HandoverState:
             self._audit(s, actor, action, conversation_id, detail)
 
     # ================================================================== matching
-    def match(self, conversation_id: int, exclude_mediators: bool = False) -> Routed:
+    def match(self, conversation_id: int) -> Routed:
         with self._lock, self._session.begin() as s:
             c = s.get(Conversation, conversation_id)
             if c is None:
                 return Routed("none", _missing(conversation_id))
-            return self._match_locked(s, c, self.clock(), exclude_mediators)
+            return self._match_locked(s, c, self.clock())
 
     def match_first_queued(self) -> Routed | None:
         """The first person in the queue whom someone can take now (or whose wait is over), matched
@@ -185,29 +185,27 @@ class HandoverState:
                     return routed
             return None
 
-    def _match_locked(self, s: Session, c: Conversation, now: datetime, exclude_mediators: bool = False) -> Routed:
+    def _match_locked(self, s: Session, c: Conversation, now: datetime) -> Routed:
         if c.state not in WAITING_STATES:
             return Routed("none", ConversationView.of(c))
         if s.scalar(select(Offer.id).where(Offer.conversation_id == c.id, Offer.state == "pending")) is not None:
             # Already offered to someone (a concurrent sweep or close got here first): one offer at a time.
             return Routed("none", ConversationView.of(c))
-        capable = False
-        if not exclude_mediators:
-            candidates, capable = self._candidates(s, c, now)
-            if candidates:
-                helper = candidates[0]
-                offer = Offer(conversation_id=c.id, helper_id=helper.id, state="pending", created_at=now,
-                              expires_at=now + timedelta(seconds=self.settings.offer_timeout_s))
-                s.add(offer)
-                # Rotation: an offer counts as an assignment, so the next request goes to someone else.
-                helper.last_assigned_at = now
-                c.state = "offering"
-                s.flush()
-                self._audit(s, f"helper:{helper.id}", "offered", c.id)
-                return Routed("offer", ConversationView.of(c), HelperView.of(helper), offer.id)
-            waited = (now - (_aware(c.requested_at) or now)).total_seconds()
-            if capable and waited < self.settings.queue_max_wait_s:
-                return self._enqueue_conversation(s, c)
+        candidates, capable = self._candidates(s, c, now)
+        if candidates:
+            helper = candidates[0]
+            offer = Offer(conversation_id=c.id, helper_id=helper.id, state="pending", created_at=now,
+                          expires_at=now + timedelta(seconds=self.settings.offer_timeout_s))
+            s.add(offer)
+            # Rotation: an offer counts as an assignment, so the next request goes to someone else.
+            helper.last_assigned_at = now
+            c.state = "offering"
+            s.flush()
+            self._audit(s, f"helper:{helper.id}", "offered", c.id)
+            return Routed("offer", ConversationView.of(c), HelperView.of(helper), offer.id)
+        waited = (now - (_aware(c.requested_at) or now)).total_seconds()
+        if capable and waited < self.settings.queue_max_wait_s:
+            return self._enqueue_conversation(s, c)
         if not self.settings.staff_chat:
             if capable:
                 return self._enqueue_conversation(s, c)  # nobody else to ask: keep waiting for a mediator
@@ -401,7 +399,8 @@ class HandoverState:
 
     def by_thread(self, thread: int) -> ConversationView | None:
         with self._session() as s:
-            c = s.scalar(select(Conversation).where(Conversation.thread_id == thread, Conversation.state == "active"))
+            c = s.scalar(select(Conversation).where(Conversation.thread_id == thread)
+                         .order_by(Conversation.id.desc()))
             return ConversationView.of(c) if c else None
 
     # ================================================================== hand-on, closing, background

@@ -45,6 +45,8 @@ HELPER_TEXTS: dict[str, str] = {
     "handed_to_team": "Gespräch {label} ist jetzt bei: {team}.",
     "handed_to_mediator": "Gespräch {label}: eine Sprachmittlung wird gefragt.",
     "no_mediator_free": "Gerade ist keine passende Sprachmittlung frei; das Gespräch bleibt beim Team.",
+    "topic_inactive": "Gespräch {label} ist nicht mehr beim Team (beendet oder bei einer Sprachmittlung); "
+                      "diese Nachricht wurde nicht weitergegeben.",
     "no_staff_group": "Es ist keine Mitarbeitenden-Gruppe eingerichtet; das Gespräch bleibt bei Ihnen.",
     "handover_usage": "So geben Sie ab: /handover mediator oder /handover TEAM (Teams: {teams}).",
     "no_conversation": "Dazu finde ich kein offenes Gespräch. Bei mehreren Gesprächen antworten Sie bitte auf eine "

@@ -618,3 +618,22 @@ async def test_a_forum_topic_that_cannot_be_created_is_created_later_and_nothing
     assert copied["params"].get("message_thread_id") == world.topic_thread()
     assert all(r["params"].get("message_thread_id") for r in fake.messages_to(STAFF, RELAYED)), \
         "nothing went to the group's general topic"
+
+
+async def test_staff_close_a_conversation_and_later_messages_in_its_topic_go_nowhere(world: World) -> None:
+    fake = world.fake
+    ines = fake.user(7_770_312, "Ines", language_code="de")
+    await world.join(ines, role="staff", team="social_services")
+    lea = fake.user(7_770_415, "Lea", language_code="de")
+    await world.request(lea)
+    thread = world.topic_thread()
+    await world.next_to(STAFF, 0, what="intro")
+    fake.push_text(ines, "/close Antrag erklärt", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
+    closing = await world.next_to(lea, 2, what="closing question")
+    assert "Antrag erklärt" in (closing["text"] or "") and any(d.startswith("cl:") for d in buttons(closing))
+    await world.wait(lambda: world.conversations()[0].person_chat is None, "the chat id is forgotten after closing")
+    n = world.count(lea, RELAYED)
+    world.say(ines, "Noch etwas vergessen", chat_type="supergroup", chat_id=STAFF, message_thread_id=thread)
+    await world.wait(lambda: any(helper_text("topic_inactive", label=world.conversations()[0].label) == t
+                                 for t in fake.texts_to(STAFF)), "staff are told")
+    assert world.count(lea, RELAYED) == n
