@@ -61,6 +61,8 @@ class HandoverService:
         self._flush_locks: dict[int, asyncio.Lock] = {}
         self._alerted: dict[str, datetime] = {}
         self._refused: dict[str, datetime] = {}
+        self._opening: set[int] = set()  # conversations whose forum topic is being created right now
+        self._moving: set[int] = set()  # conversations being moved from a lost mediator to staff
         self._port: RelayPort | None = None
         self._language_names = engine_messages().language_names
 
@@ -289,8 +291,15 @@ class HandoverService:
 
     async def _open_staff_topic(self, conversation_id: int, note: str | None = None) -> None:
         staff_chat = self.settings.staff_chat
-        if not staff_chat:
-            return
+        if not staff_chat or conversation_id in self._opening:
+            return  # the sweeper must not open a second topic while the first is being created
+        self._opening.add(conversation_id)
+        try:
+            await self._open_staff_topic_now(staff_chat, conversation_id, note)
+        finally:
+            self._opening.discard(conversation_id)
+
+    async def _open_staff_topic_now(self, staff_chat: str, conversation_id: int, note: str | None) -> None:
         conv, opening, reason, want = await asyncio.to_thread(self.state.conv_details, conversation_id)
         team = self.teams.get(conv.team) or self.teams.for_topic(conv.topic)
         name = self._topic_name(conv, team)
@@ -667,8 +676,18 @@ class HandoverService:
                 await self._reroute(conv_id)
 
     async def _to_staff_after_mediator(self, conversation_id: int) -> None:
+        # The sweeper may find the same orphaned conversation while this runs: move it once.
+        if conversation_id in self._moving:
+            return
+        self._moving.add(conversation_id)
+        try:
+            await self._move_from_mediator(conversation_id)
+        finally:
+            self._moving.discard(conversation_id)
+
+    async def _move_from_mediator(self, conversation_id: int) -> None:
         conv = await asyncio.to_thread(self.state.view, conversation_id)
-        if conv is None:
+        if conv is None or conv.mode != "mediator" or conv.state != "active":
             return
         if not self.settings.staff_chat:
             # No staff group: another mediator, or an honest "nobody can be reached".
