@@ -20,6 +20,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
 class HelperSpec:
     """What an invite promises and a helper then has: role, team, languages, topics, hours, caps."""
 

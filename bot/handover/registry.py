@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.handover.models import Conversation, Helper, Invite, Offer, utcnow
+from bot.handover.models import Conversation, Helper, Invite, Offer, as_utc, utcnow
 from bot.handover.schedule import WeeklyHours
 from bot.store import Store
 from core.errors import ConfigError
@@ -123,7 +123,7 @@ class Registry:
         now = now or utcnow()
         with self._session.begin() as s:
             invite = s.scalar(select(Invite).where(Invite.code_hash == _hash(code)))
-            if invite is None or invite.used_at is not None or _aware(invite.expires_at) < now:
+            if invite is None or invite.used_at is not None or as_utc(invite.expires_at) < now:
                 return None
             if s.scalar(select(Helper).where(Helper.user_key == user_key)) is not None:
                 return None
@@ -195,12 +195,6 @@ class Registry:
                 h.unreachable = False
             return True
 
-    def mark_unreachable(self, helper_id: int) -> None:
-        with self._session.begin() as s:
-            h = s.get(Helper, helper_id)
-            if h is not None:
-                h.unreachable = True
-
     def remove(self, helper_id: int) -> bool:
         """Forget the helper's Telegram identity; the row stays (paused) so the audit log keeps its meaning.
         Open conversations are handed to staff by the running bot."""
@@ -212,9 +206,3 @@ class Registry:
             h.paused = h.unreachable = True
             return True
 
-
-def _aware(dt: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
-    from datetime import UTC
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

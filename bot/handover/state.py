@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.handover.models import AuditEvent, Conversation, Helper, Offer, RelayMessage
+from bot.handover.models import AuditEvent, Conversation, Helper, Offer, RelayMessage, as_utc
 from bot.handover.registry import HelperView, Registry
 from bot.handover.teams import Teams
 from bot.store import Store
@@ -72,11 +72,7 @@ class Routed:
     position: int = 0
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC."""
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+NEVER = datetime.min.replace(tzinfo=UTC)  # a helper never asked comes first
 
 
 class HandoverState:
@@ -203,7 +199,7 @@ class HandoverState:
             s.flush()
             self._audit(s, f"helper:{helper.id}", "offered", c.id)
             return Routed("offer", ConversationView.of(c), HelperView.of(helper), offer.id)
-        waited = (now - (_aware(c.requested_at) or now)).total_seconds()
+        waited = (now - (as_utc(c.requested_at) if c.requested_at else now)).total_seconds()
         if capable and waited < self.settings.queue_max_wait_s:
             return self._enqueue_conversation(s, c)
         if not self.settings.staff_chat:
@@ -244,7 +240,8 @@ class HandoverState:
             open_now, this_week = self.registry.load(s, h, now)
             if open_now >= h.max_open or this_week >= h.max_per_week:
                 continue
-            ready.append((_aware(h.last_assigned_at) or datetime.min.replace(tzinfo=UTC), h.id, h))
+            last = as_utc(h.last_assigned_at) if h.last_assigned_at else NEVER
+            ready.append((last, h.id, h))
         ready.sort(key=lambda x: (x[0], x[1]))
         return [h for _, _, h in ready], capable
 
@@ -524,7 +521,7 @@ class HandoverState:
                 Conversation, AuditEvent.conversation_id == Conversation.id).order_by(AuditEvent.id)
             if label:
                 query = query.where(Conversation.label == label)
-            return [(_aware(e.at) or e.at, e.actor, e.action, lab, e.detail) for e, lab in s.execute(query)]
+            return [(as_utc(e.at), e.actor, e.action, lab, e.detail) for e, lab in s.execute(query)]
 
     def delivered_from_person(self, conversation_id: int, not_to: str) -> list[RelayMessage]:
         """The person's messages that went elsewhere than ``not_to`` (e.g. to a mediator), in order."""
