@@ -32,7 +32,7 @@ from translations.ui import UiCatalog, ui_catalog
 log = logging.getLogger(__name__)
 
 # Language picker order: the district's largest groups first; names in their own script.
-PICKER_LANGUAGES = ("ar", "fa", "uk", "ru", "tr", "ps", "ti", "ku", "so", "fr", "en", "de")
+PICKER_LANGUAGES = ("ar", "fa", "prs", "uk", "ru", "tr", "ps", "ti", "ku", "so", "fr", "en", "de")
 COMMANDS = ("start", "language", "help", "human", "end", "privacy", "delete")
 # Commands a person may use while talking to a human; everything else they type is passed on.
 CONVERSATION_COMMANDS = {"start", "language", "help", "privacy", "delete"}
@@ -215,12 +215,18 @@ class DialogueService:
             return await self._callback(msg, lang)
         if msg.kind == "edited":
             return Reply(self.t(person_lang, "input.edited"), lang=person_lang)
-        crisis = self.engine.crisis.check(msg.text) if msg.text.strip() else None
+        try:
+            crisis = await asyncio.to_thread(self.engine.crisis_category, msg.text or "")
+        except Exception:
+            # The lexicon alone, rather than a message that never reaches the helper.
+            log.exception("dialogue.crisis_check_failed")
+            match = self.engine.crisis.check(msg.text or "")
+            crisis = match.category if match else None
         relayed = await ho.from_person(msg, conv, person_lang)
         if crisis is not None:
             # A helper may not be reading right now: the numbers go out at once, and staff are alerted.
-            await ho.alert_emergency(msg, person_lang, crisis.category)
-            _, numbers = self.engine.crisis.message(crisis.category, person_lang)
+            await ho.alert_emergency(msg, person_lang, crisis)
+            _, numbers = self.engine.crisis.message(crisis, person_lang)
             return Reply(numbers, lang=person_lang)
         return relayed
 
@@ -319,13 +325,24 @@ class DialogueService:
         text = msg.text or ""
         if msg.text and msg.text.startswith("/"):
             return Reply(self.t(lang, "input.unknown_command"), lang=lang)
-        by_intent = await self._intent_reply(msg, text, chosen)
-        if by_intent is not None:
-            return by_intent
         # Without a choice the text's own language decides (Telegram's language is only a prior).
+        # The engine runs first: its crisis checks must win over any intent ("I need someone to talk
+        # to, I have the pills here" is not a request for a person).
         result: AnswerResult = await asyncio.to_thread(self.engine.ask, text, chosen, msg.language_hint)
+        if result.status != "emergency":
+            by_intent = await self._intent_reply(msg, text, chosen)
+            if by_intent is not None:
+                return by_intent
         person_lang = result.lang or lang
         prefix = self.t(person_lang, "input.too_long") + "\n\n" if len(text) > MAX_TEXT_CHARS else ""
+        possible = result.status == "emergency" and (result.reason or "").startswith("crisis_possible")
+        if possible and result.entry_id and (result.machine_translated or result.answer_lang
+                                             in self.engine.pack.by_id(result.entry_id).answers):
+            # Unsure: the numbers come first inside the answer, which keeps its labels and buttons;
+            # staff are not alerted for a maybe.
+            entry = self.engine.pack.by_id(result.entry_id)
+            reply = self._answer_reply(entry, person_lang, result)
+            return Reply(prefix + reply.text, reply.buttons, reply.lang)
         if result.status == "emergency":
             if self._handover_on and self.handover is not None:
                 category = (result.reason or "").partition(":")[2] or None

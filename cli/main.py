@@ -96,10 +96,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from evaluation.evaluate import DEFAULT_EVAL_FILE, evaluate, format_report, load_eval
+    from evaluation.evaluate import evaluate, format_report, load_eval, load_eval_set
 
     engine = _engine(settings)
-    items = load_eval(Path(args.file) if args.file else DEFAULT_EVAL_FILE)
+    items = load_eval(Path(args.file)) if args.file else load_eval_set(args.set)
     report = evaluate(engine, items, mode=args.mode, use_lang=args.use_lang)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -112,18 +112,32 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_crisis_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.crisis import calibrate
+    from nlu.crisis_semantic import THRESHOLDS_FILE, CrisisThresholds
+
+    engine = _engine(settings)
+    thresholds, measured = calibrate(engine, CrisisThresholds.load())
+    extra = {"calibrated_on": "evaluation/data/dev_situations.jsonl + bautzen.jsonl, 5-fold cross-validation",
+             "measured": measured, "embedder": engine.ranker.embedder.name}
+    print(json.dumps({"thresholds": thresholds.__dict__, **extra}, indent=2))
+    if args.write:
+        thresholds.save(THRESHOLDS_FILE, extra)
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from evaluation.calibrate import calibrate
-    from evaluation.evaluate import DEFAULT_EVAL_FILE, load_eval
+    from evaluation.evaluate import load_eval, load_eval_set
     from retrieval.ranking import DEFAULT_THRESHOLDS_FILE
 
     engine = _engine(settings)
-    items = load_eval(Path(args.file) if args.file else DEFAULT_EVAL_FILE)
+    items = load_eval(Path(args.file)) if args.file else load_eval_set("tuning")
     thresholds, report = calibrate(engine, items)
     print(json.dumps({"thresholds": thresholds.__dict__, "measured": report}, indent=2))
     if args.write:
         target = settings.thresholds_file or DEFAULT_THRESHOLDS_FILE
-        thresholds.save(target, {"calibrated_on": "evaluation/data/bautzen.jsonl (even lines)",
+        thresholds.save(target, {"calibrated_on": args.file or "bautzen.jsonl + dev_situations.jsonl (even lines)",
                                  "embedder": engine.ranker.embedder.name, "measured": report})
         print(f"written to {target}")
     return 0
@@ -290,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="accuracy, precision, rejection and emergency recall on an eval set")
     ev.add_argument("file", nargs="?")
+    ev.add_argument("--set", choices=["own", "dev", "tuning", "blind"], default="own",
+                    help="own: the team's set; dev: situations written apart from the content (tuned on); "
+                         "tuning: both; blind: written blind, never tuned on")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     ev.add_argument("--use-lang", action="store_true", help="pass each item's language instead of detecting it")
@@ -300,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("file", nargs="?")
     cal.add_argument("--write", action="store_true")
     cal.set_defaults(func=cmd_calibrate)
+
+    cr = sub.add_parser("crisis", help="the semantic crisis detector")
+    cr_sub = cr.add_subparsers(dest="crisis_command", required=True)
+    cr_cal = cr_sub.add_parser("calibrate", help="fit its thresholds on tuning data (never the blind set)")
+    cr_cal.add_argument("--write", action="store_true", help="write nlu/crisis_thresholds.json")
+    cr_cal.set_defaults(func=cmd_crisis_calibrate)
 
     kn = sub.add_parser("knowledge", help="curated content tools")
     kn_sub = kn.add_subparsers(dest="knowledge_command", required=True)

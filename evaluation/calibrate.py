@@ -76,7 +76,7 @@ def outcome(engine: AnswerEngine, scored: list[Scored], th: Thresholds) -> Outco
 
 
 def calibrate(
-    engine: AnswerEngine, items: list[EvalItem], min_precision: float = 0.97, min_rejection: float = 0.93
+    engine: AnswerEngine, items: list[EvalItem], min_precision: float = 0.98, min_rejection: float = 0.93
 ) -> tuple[Thresholds, dict[str, object]]:
     dev = [it for i, it in enumerate(items) if i % 2 == 0]
     test = [it for i, it in enumerate(items) if i % 2 == 1]

@@ -19,9 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ContentError
+from nlu.crisis_semantic import CRISIS_TOPICS
 from retrieval.engine import AnswerEngine, AnswerResult, Mode
 
 DEFAULT_EVAL_FILE = Path(__file__).with_name("data") / "bautzen.jsonl"
+# Written blind (see data/blind/README.md and WRITERS.md): reported, never tuned or calibrated on.
+BLIND_DIR = Path(__file__).with_name("data") / "blind"
+# Situations written apart from the content and the variants, by someone who saw only the topic list;
+# tuned on (thresholds, crisis detector), unlike the blind set.
+DEV_FILE = Path(__file__).with_name("data") / "dev_situations.jsonl"
+EVAL_SETS = {"own": (DEFAULT_EVAL_FILE,), "dev": (DEV_FILE,), "tuning": (DEFAULT_EVAL_FILE, DEV_FILE),
+             "blind": tuple(sorted(BLIND_DIR.glob("*.jsonl")))}
 KINDS = ("in_scope", "out_of_scope", "emergency", "human")
 
 
@@ -32,6 +40,12 @@ class EvalItem:
     kind: str
     topic: str | None
     line: int
+
+
+def load_eval_set(name: str) -> list[EvalItem]:
+    if name not in EVAL_SETS or not EVAL_SETS[name]:
+        raise ContentError(f"unknown or empty evaluation set {name!r} ({', '.join(EVAL_SETS)})")
+    return [item for path in EVAL_SETS[name] for item in load_eval(path)]
 
 
 def load_eval(path: Path) -> list[EvalItem]:
@@ -84,6 +98,10 @@ def evaluate(engine: AnswerEngine, items: list[EvalItem], mode: Mode = "hybrid",
     """Run every item through the engine (language detected unless ``use_lang``)."""
     in_scope: dict[str, _Counter] = defaultdict(_Counter)
     oos_total = oos_rejected = emerg_total = emerg_hit = human_total = human_hit = 0
+    # Per language: ordinary messages (anything not an emergency) that got the emergency reply,
+    # and emergencies that did.
+    ordinary: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    emergencies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     answered_total = answered_right = 0
     latencies: list[float] = []
     report = Report(mode)
@@ -91,6 +109,17 @@ def evaluate(engine: AnswerEngine, items: list[EvalItem], mode: Mode = "hybrid",
         result = engine.ask(item.text, lang=item.lang if use_lang else None, mode=mode)
         latencies.append(result.latency_ms)
         answered = result.status == "answered"
+        alarm = result.status == "emergency"
+        # Questions on the crisis topics ("my husband beats me, where is help?") rightly get the
+        # crisis reply; they are neither emergencies nor ordinary here.
+        crisis_topic = item.kind == "in_scope" and item.topic in CRISIS_TOPICS
+        if not crisis_topic:
+            tally = emergencies[item.lang] if item.kind == "emergency" else ordinary[item.lang]
+            tally[0] += 1
+            tally[1] += alarm
+        if alarm and item.kind != "emergency" and not crisis_topic:
+            report.failures.append({"line": item.line, "lang": item.lang, "expected": item.kind,
+                                    "status": "emergency", "reason": result.reason})
         if answered:
             answered_total += 1
         if item.kind == "in_scope":
@@ -131,6 +160,11 @@ def evaluate(engine: AnswerEngine, items: list[EvalItem], mode: Mode = "hybrid",
             "coverage": _ratio(c.answered, c.n),
             "precision": _ratio(c.answered_right, c.answered),
         }
+    for lang in sorted(set(ordinary) | set(emergencies)):
+        row = report.per_lang.setdefault(lang, {"n": 0})
+        row["ordinary"], row["false_alarms"] = ordinary[lang][0], _ratio(ordinary[lang][1], ordinary[lang][0])
+        row["emergencies"], row["emergency_recall"] = (emergencies[lang][0],
+                                                       _ratio(emergencies[lang][1], emergencies[lang][0]))
     n_in = sum(c.n for c in in_scope.values())
     ordered = sorted(latencies)
     report.overall = {
@@ -143,6 +177,8 @@ def evaluate(engine: AnswerEngine, items: list[EvalItem], mode: Mode = "hybrid",
         "out_of_scope_rejection": _ratio(oos_rejected, oos_total),
         "emergencies": emerg_total,
         "emergency_recall": _ratio(emerg_hit, emerg_total),
+        "ordinary": sum(v[0] for v in ordinary.values()),
+        "false_alarms": _ratio(sum(v[1] for v in ordinary.values()), sum(v[0] for v in ordinary.values())),
         "human_requests": human_total,
         "human_request_recall": _ratio(human_hit, human_total),
         "latency_ms_p50": round(statistics.median(ordered), 2) if ordered else 0.0,
@@ -152,9 +188,15 @@ def evaluate(engine: AnswerEngine, items: list[EvalItem], mode: Mode = "hybrid",
 
 
 def format_report(report: Report) -> str:
-    lines = [f"mode: {report.mode}", "", f"{'lang':<6}{'n':>5}{'top-1':>8}{'answered':>10}{'precision':>11}"]
+    lines = [f"mode: {report.mode}", "",
+             f"{'lang':<6}{'n':>5}{'top-1':>8}{'answered':>10}{'precision':>11}{'emerg.':>8}{'recall':>8}"
+             f"{'ordin.':>8}{'alarms':>8}"]
     for lang, m in report.per_lang.items():
-        lines.append(f"{lang:<6}{m['n']:>5}{m['top1']:>8.1%}{m['coverage']:>10.1%}{m['precision']:>11.1%}")
+        nan = float("nan")
+        lines.append(
+            f"{lang:<6}{m['n']:>5}{m.get('top1', nan):>8.1%}{m.get('coverage', nan):>10.1%}"
+            f"{m.get('precision', nan):>11.1%}{m.get('emergencies', 0):>8}{m.get('emergency_recall', nan):>8.1%}"
+            f"{m.get('ordinary', 0):>8}{m.get('false_alarms', nan):>8.1%}")
     o = report.overall
     lines += [
         "",
@@ -165,6 +207,7 @@ def format_report(report: Report) -> str:
         f"answer precision          {o['answer_precision']:.1%}",
         f"out-of-scope rejection    {o['out_of_scope_rejection']:.1%}   (n={o['out_of_scope']})",
         f"emergency recall          {o['emergency_recall']:.1%}   (n={o['emergencies']})",
+        f"false alarms (ordinary)   {o['false_alarms']:.1%}   (n={o['ordinary']})",
         f"human-request recall      {o['human_request_recall']:.1%}   (n={o['human_requests']})",
         f"latency p50 / p95         {o['latency_ms_p50']} ms / {o['latency_ms_p95']} ms",
     ]

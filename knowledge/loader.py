@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ _ContentLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+# Question variants kept apart from the entries: <pack>/variants/*.yaml.
+VARIANTS_DIR = "variants"
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SOURCE_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -225,7 +227,7 @@ def read_pack(content_dir: Path, today: date | None = None) -> tuple[KnowledgePa
     entries: list[Entry] = []
     if not content_dir.is_dir():
         return KnowledgePack(()), [Problem(str(content_dir), "", "-", "content folder not found")]
-    files = sorted(content_dir.glob("*/*.yaml"))
+    files = sorted(p for p in content_dir.glob("*/*.yaml") if p.parent.name != VARIANTS_DIR)
     if not files:
         problems.append(Problem(str(content_dir), "", "-", "no <guide>/*.yaml files"))
     for path in files:
@@ -252,7 +254,55 @@ def read_pack(content_dir: Path, today: date | None = None) -> tuple[KnowledgePa
         if entry.id in seen:
             problems.append(Problem(entry.file, entry.id, "id", f"duplicate id (also in {seen[entry.id]})"))
         seen.setdefault(entry.id, entry.file)
+    entries = _merge_variant_files(content_dir, entries, problems)
     return KnowledgePack(tuple(entries)), problems
+
+
+def _merge_variant_files(content_dir: Path, entries: list[Entry], problems: list[Problem]) -> list[Entry]:
+    """Add the question variants kept in ``variants/*.yaml`` (``variants: {entry id: {lang: [...]}}``)
+    to their entries. They live apart because they come from other hands than the answers (dialect
+    and transliterated phrasings, questions staff collected), and are validated like the others."""
+    extra: dict[str, dict[str, list[str]]] = {}
+    for path in sorted((content_dir / VARIANTS_DIR).glob("*.yaml")):
+        rel = str(path.relative_to(content_dir))
+        try:
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_ContentLoader)  # noqa: S506 - safe loader
+        except yaml.YAMLError as e:
+            problems.append(Problem(rel, "", "-", f"invalid YAML: {getattr(e, 'problem', e)}"))
+            continue
+        blocks = doc.get("variants") if isinstance(doc, dict) else None
+        if not isinstance(blocks, dict):
+            problems.append(Problem(rel, "", "variants", "the file needs a 'variants' mapping of entry ids"))
+            continue
+        known = {e.id for e in entries}
+        for entry_id, per_lang in blocks.items():
+            if entry_id not in known:
+                problems.append(Problem(rel, str(entry_id), "id", "no entry with this id"))
+                continue
+            if not isinstance(per_lang, dict):
+                problems.append(Problem(rel, entry_id, "variants", "needs a mapping of language → list"))
+                continue
+            for lang, questions in per_lang.items():
+                if lang not in LANGUAGES:
+                    problems.append(Problem(rel, entry_id, f"variants.{lang}", "unknown language code"))
+                elif not isinstance(questions, list) or not all(isinstance(q, str) and q.strip() for q in questions):
+                    problems.append(Problem(rel, entry_id, f"variants.{lang}", "needs a list of non-empty texts"))
+                else:
+                    extra.setdefault(entry_id, {}).setdefault(lang, []).extend(q.strip() for q in questions)
+    merged: list[Entry] = []
+    for entry in entries:
+        if entry.id not in extra:
+            merged.append(entry)
+            continue
+        questions = {lang: list(qs) for lang, qs in entry.questions.items()}
+        for lang, added in extra[entry.id].items():
+            have = {q.casefold() for q in questions.get(lang, [])}
+            for q in added:
+                if q.casefold() not in have:  # a repeat of an existing variant adds nothing
+                    questions.setdefault(lang, []).append(q)
+                    have.add(q.casefold())
+        merged.append(replace(entry, questions={lang: tuple(qs) for lang, qs in questions.items()}))
+    return merged
 
 
 def load_pack(content_dir: Path) -> KnowledgePack:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from core.errors import ContentError
+from core.languages import fallback_chain
 from core.text import normalise, normalise_pattern
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -40,7 +41,7 @@ def _compile(patterns: dict[str, list[str]], where: str) -> list[tuple[str, re.P
     return compiled
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_lexicon(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
@@ -52,7 +53,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 class CrisisDetector:
     def __init__(self, path: Path = LEXICON_DIR / "crisis.yaml") -> None:
-        data = _read(path)
+        data = read_lexicon(path)
         self._categories: dict[str, tuple[str, list[tuple[str, re.Pattern[str]]]]] = {}
         for name in CRISIS_ORDER:
             cat = data["categories"][name]
@@ -73,9 +74,9 @@ class CrisisDetector:
         return None
 
     def message(self, category: str, lang: str) -> tuple[str, str]:
-        """The crisis reply in ``lang``, else English, else German; returns (language, text)."""
+        """The crisis reply in ``lang`` or its fallback chain; returns (language, text)."""
         msgs = self.messages[category]
-        for candidate in (lang, "en", "de"):
+        for candidate in fallback_chain(lang):
             if candidate in msgs:
                 return candidate, msgs[candidate]
         raise ContentError(f"no crisis message for {category}")
@@ -83,7 +84,7 @@ class CrisisDetector:
 
 class HumanRequestDetector:
     def __init__(self, path: Path = LEXICON_DIR / "human_request.yaml") -> None:
-        data = _read(path)
+        data = read_lexicon(path)
         self._patterns = _compile(data["patterns"], str(path))
         self.examples: dict[str, list[dict[str, str]]] = data.get("examples", {})
 

@@ -9,6 +9,7 @@ async callers run :meth:`AnswerEngine.ask` in a worker thread.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,15 +17,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from core.config import Settings
 from core.errors import InputError
+from core.languages import FINAL_FALLBACKS, fallback_chain
 from core.text import has_letters
 from knowledge.loader import load_pack
 from knowledge.schema import CURATED_ANSWER_LANGUAGES, Entry, KnowledgePack
+from nlu.crisis_semantic import SemanticCrisis, SemanticCrisisDetector
 from nlu.language import LanguageIdentifier, canonical_language
 from nlu.safety import CrisisDetector, HumanRequestDetector
-from retrieval.embedder import Embedder, create_embedder
+from nlu.transliterate import to_script
+from retrieval.crisis import build_semantic_crisis, message_parts
+from retrieval.embedder import Embedder, Vectors, create_embedder
 from retrieval.index import IndexStore
 from retrieval.ranking import EntryScores, HybridRanker, Thresholds
 from translations.answers import machine_answer
@@ -35,9 +41,8 @@ log = logging.getLogger(__name__)
 
 Status = Literal["answered", "clarify", "escalate", "emergency"]
 Mode = Literal["hybrid", "dense", "lexical"]
-# When a curated answer is missing in the person's language: the closest language they likely read.
-ANSWER_FALLBACKS: dict[str, tuple[str, ...]] = {"prs": ("fa",)}
-DEFAULT_FALLBACK = ("en", "de")
+# The authored originals: an answer in one of them gives way to a machine translation.
+DEFAULT_FALLBACK = FINAL_FALLBACKS
 # Questions in languages without curated answers are also searched in this language (if a package exists).
 QUERY_LANGUAGE = "en"
 # After the emergency reply, the entry that helps next: chosen by retrieval among these topics.
@@ -122,8 +127,14 @@ class AnswerEngine:
         messages: EngineMessages | None = None,
         max_input_chars: int = 4096,
         translator: Translator | None = None,
+        semantic: SemanticCrisisDetector | None = None,
     ) -> None:
+        # Per message the engine multiplies a vector by a few thousand rows: one BLAS thread is plenty,
+        # and idle OpenBLAS threads spinning after each product slowed the next embedding fivefold.
+        threadpool_limits(1, user_api="blas")
         self.pack = pack
+        # The second crisis check, on the query embedding; None (lexicon only) in tests that ask so.
+        self.semantic = semantic
         self.ranker = ranker
         self.thresholds = thresholds
         self.languages = languages or LanguageIdentifier()
@@ -133,6 +144,8 @@ class AnswerEngine:
         self.max_input_chars = max_input_chars
         self.translator: Translator = translator or NoTranslator()
         self._topic_of = [e.topic for e in pack.entries]
+        # Where the crisis detector's training vectors are cached (set by build()).
+        self.crisis_cache = Path(tempfile.gettempdir()) / "wegweiser-crisis"
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -153,12 +166,16 @@ class AnswerEngine:
         if on_index:
             on_index(rebuilt)
         ranker = HybridRanker(embedder, index, rows.entry, rows.is_answer, rows.texts, len(pack.entries))
+        crisis_cache = store.folder.parent / "crisis"
+        semantic = build_semantic_crisis(embedder, pack, crisis_cache, progress=progress)
         if translator is None:
             from translations.machine import create_translator
 
             translator = create_translator(settings)
-        return cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars,
-                   translator=translator)
+        engine = cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars,
+                     translator=translator, semantic=semantic)
+        engine.crisis_cache = crisis_cache
+        return engine
 
     # ------------------------------------------------------------------ answering
     def ask(self, text: str, lang: str | None = None, hint: str | None = None, mode: Mode = "hybrid") -> AnswerResult:
@@ -175,44 +192,101 @@ class AnswerEngine:
         person_lang = chosen or self.languages.identify(text, hint).lang or canonical_language(hint)
 
         if crisis is not None:
-            msg_lang, msg = self.crisis.message(crisis.category, person_lang or "en")
-            related = self._related_entry(text, crisis.category, crisis.topic, mode)
-            result = AnswerResult(
-                status="emergency", lang=person_lang, answer_lang=msg_lang, answer=msg, topic=related.topic,
-                entry_id=related.id, escalation="always", reason=f"crisis:{crisis.category}",
-                answer_reviewed=msg_lang in {"de", "en"}, contact="emergency_services",
-            )
+            result = self._emergency(text, person_lang, crisis.category, mode, None)
         elif not has_letters(text):
             empty = self.messages.get("empty_input", person_lang)
             result = AnswerResult(
                 status="clarify", lang=person_lang, answer_lang=empty.lang, answer=empty.text, reason="empty",
                 answer_reviewed=empty.reviewed,
             )
-        elif self.human.check(text):
-            handover = self.messages.get("human_requested", person_lang)
-            result = AnswerResult(
-                status="escalate", lang=person_lang, answer_lang=handover.lang, answer=handover.text,
-                reason="requested", escalation="always", answer_reviewed=handover.reviewed,
-            )
         else:
-            result = self._retrieve(text, person_lang, mode)
+            # One embedding per message, shared by the semantic crisis check and retrieval.
+            vector = self._query_vector(text, mode)
+            semantic = self._semantic_check(text, vector, person_lang)
+            if semantic is not None and semantic.confident:
+                result = self._emergency(text, person_lang, semantic.category, mode, vector)
+            elif self.human.check(text) and semantic is None:
+                handover = self.messages.get("human_requested", person_lang)
+                result = AnswerResult(
+                    status="escalate", lang=person_lang, answer_lang=handover.lang, answer=handover.text,
+                    reason="requested", escalation="always", answer_reviewed=handover.reviewed,
+                )
+            else:
+                result = self._retrieve(text, person_lang, mode, vector)
+                if semantic is not None:
+                    result = self._numbers_first(result, text, person_lang, semantic, mode, vector)
         result.truncated = truncated
         result.latency_ms = (time.perf_counter() - started) * 1000
         log.debug("answer status=%s topic=%s lang=%s ms=%.1f", result.status, result.topic, result.lang,
                   result.latency_ms)
         return result
 
-    def _related_entry(self, text: str, category: str, default_topic: str, mode: Mode) -> Entry:
+    def _query_vector(self, text: str, mode: Mode) -> Vectors | None:
+        if mode == "lexical" and self.semantic is None:
+            return None
+        return self.ranker.embedder.embed_queries([text])
+
+    def _semantic_check(self, text: str, vector: Vectors | None, lang: str | None) -> SemanticCrisis | None:
+        if self.semantic is None or vector is None:
+            return None
+        parts = message_parts(text)
+        # Arabizi and Finglish are read much better by the model in Arabic or Persian script.
+        if (script := to_script(text, lang)) is not None:
+            parts.append(script)
+        # A long story's later sentences are embedded too: the cry for help may come last.
+        vectors = np.vstack([vector, self.ranker.embedder.embed_queries(parts)]) if parts else vector
+        return self.semantic.check(vectors)
+
+    def crisis_category(self, text: str) -> str | None:
+        """Lexicon, then the semantic check: the crisis category of a message, or None. For messages
+        that do not go through :meth:`ask` (a person writing inside a hand-over conversation)."""
+        if not text.strip():
+            return None
+        match = self.crisis.check(text)
+        if match is not None:
+            return match.category
+        if not has_letters(text):
+            return None
+        lang = self.languages.identify(text).lang
+        semantic = self._semantic_check(text, self._query_vector(text, "hybrid"), lang)
+        # Inside a conversation a person is already reading: only a confident crisis interrupts it.
+        return semantic.category if semantic is not None and semantic.confident else None
+
+    def _emergency(self, text: str, person_lang: str | None, category: str, mode: Mode,
+                   vector: Vectors | None, reason: str = "crisis") -> AnswerResult:
+        msg_lang, msg = self.crisis.message(category, person_lang or "en")
+        related = self._related_entry(text, category, mode, vector)
+        return AnswerResult(
+            status="emergency", lang=person_lang, answer_lang=msg_lang, answer=msg, topic=related.topic,
+            entry_id=related.id, escalation="always", reason=f"{reason}:{category}",
+            answer_reviewed=msg_lang in {"de", "en"}, contact="emergency_services",
+        )
+
+    def _numbers_first(self, result: AnswerResult, text: str, person_lang: str | None, semantic: SemanticCrisis,
+                       mode: Mode, vector: Vectors | None) -> AnswerResult:
+        """Unsure between an emergency and an ordinary question: the numbers first, the topic after."""
+        if result.status != "answered" or not result.answer:
+            # Nothing else to give: the emergency reply as for a confident crisis.
+            return self._emergency(text, person_lang, semantic.category, mode, vector)
+        _, msg = self.crisis.message(semantic.category, person_lang or "en")
+        result.status = "emergency"
+        result.reason = f"crisis_possible:{semantic.category}"
+        result.answer = f"{msg}\n\n{result.answer}"
+        result.escalation = "always"
+        return result
+
+    def _related_entry(self, text: str, category: str, mode: Mode, vector: Vectors | None = None) -> Entry:
         """The entry to offer after the emergency numbers (the numbers never wait for this)."""
+        default_topic = CRISIS_TOPICS[category][0]
         allowed = CRISIS_TOPICS.get(category, (default_topic,))
-        fused = self.scores(text, mode).fused(self.thresholds)
+        fused = self.scores(text, mode, vector).fused(self.thresholds)
         candidates = [i for i, topic in enumerate(self._topic_of) if topic in allowed]
         if not candidates:
             candidates = [i for i, topic in enumerate(self._topic_of) if topic == default_topic] or [0]
         return self.pack.entries[max(candidates, key=lambda i: float(fused[i]))]
 
-    def scores(self, text: str, mode: Mode = "hybrid") -> EntryScores:
-        return self.ranker.score(text, dense=mode != "lexical", lexical=mode != "dense")
+    def scores(self, text: str, mode: Mode = "hybrid", vector: Vectors | None = None) -> EntryScores:
+        return self.ranker.score(text, dense=mode != "lexical", lexical=mode != "dense", vector=vector)
 
     def decide(self, scores: EntryScores, thresholds: Thresholds | None = None) -> tuple[Status, list[Candidate]]:
         """Pure decision on per-entry scores; shared by answering and calibration."""
@@ -243,7 +317,8 @@ class AnswerEngine:
     def _translated_query(self, text: str, person_lang: str | None) -> str | None:
         """The question in English, for languages the content has no curated answers in (Pashto,
         Somali, Kurdish, Tigrinya …): the embedder and the lexical ranker both know English best."""
-        if person_lang is None or person_lang in CURATED_ANSWER_LANGUAGES:
+        # Dari is read (and embedded) as Farsi: only languages without a curated relative are translated.
+        if person_lang is None or any(lang in CURATED_ANSWER_LANGUAGES for lang in fallback_chain(person_lang, ())):
             return None
         try:
             if not self.translator.can_translate(person_lang, QUERY_LANGUAGE):
@@ -253,8 +328,15 @@ class AnswerEngine:
             log.exception("answer.query_translation_failed lang=%s", person_lang)
             return None
 
-    def _retrieve(self, text: str, person_lang: str | None, mode: Mode) -> AnswerResult:
-        status, candidates = self.decide(self.scores(text, mode))
+    def _retrieve(self, text: str, person_lang: str | None, mode: Mode, vector: Vectors | None = None) -> AnswerResult:
+        status, candidates = self.decide(self.scores(text, mode, vector))
+        # Arabizi and Finglish: the same question in Arabic or Persian script, the better match wins.
+        if status != "answered" or candidates[0].score < self.thresholds.answer + self.thresholds.clarify_window:
+            script = to_script(text, person_lang)
+            if script is not None:
+                s_status, s_candidates = self.decide(self.scores(script, mode))
+                if s_candidates[0].score > candidates[0].score:
+                    status, candidates = s_status, s_candidates
         query_translated = False
         # Only when the question alone is not answered: a confident answer never waits for a model.
         if status != "answered" and (english := self._translated_query(text, person_lang)) is not None:
@@ -325,8 +407,7 @@ class AnswerEngine:
 
 def pick_answer_language(entry: Entry, person_lang: str | None) -> str:
     """The person's language if curated, else the closest curated one, else English, else German."""
-    chain = ((person_lang,) if person_lang else ()) + ANSWER_FALLBACKS.get(person_lang or "", ()) + DEFAULT_FALLBACK
-    for lang in chain:
+    for lang in fallback_chain(person_lang):
         if lang in entry.answers:
             return lang
     return "de"

@@ -63,6 +63,12 @@ class FaissIndex:
         scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return scores, ids
 
+    def vectors(self) -> Vectors:
+        """Every stored vector, in row order (exact for a flat index)."""
+        if not self.size:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._index.reconstruct_n(0, self.size), dtype=np.float32)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 
@@ -104,7 +110,8 @@ class Manifest:
 
 
 def embed_in_batches(
-    embedder: Embedder, texts: Sequence[str], batch_size: int = 32, progress: bool = True, desc: str = "embedding"
+    embedder: Embedder, texts: Sequence[str], batch_size: int = 32, progress: bool = True, desc: str = "embedding",
+    queries: bool = False,
 ) -> Vectors:
     parts: list[Vectors] = []
     # In a terminal the bar moves smoothly; in a CI log it prints a line every 30 s instead of thousands.
@@ -113,7 +120,7 @@ def embed_in_batches(
               mininterval=interval) as bar:
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
-            parts.append(embedder.embed_documents(batch))
+            parts.append(embedder.embed_queries(batch) if queries else embedder.embed_documents(batch))
             bar.update(len(batch))
     if not parts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
@@ -169,15 +176,17 @@ class IndexStore:
         _atomic_write(self.manifest_path, lambda p: _write_text(p, manifest.to_json()))
 
     def build_or_load(
-        self, embedder: Embedder, texts: Sequence[str], content_hash: str, progress: bool = True
+        self, embedder: Embedder, texts: Sequence[str], content_hash: str, progress: bool = True,
+        queries: bool = False,
     ) -> tuple[FaissIndex, bool]:
-        """Return the index for ``texts`` and whether it had to be (re)built."""
+        """Return the index for ``texts`` and whether it had to be (re)built; ``queries`` embeds them
+        as questions (e5's query side) rather than as passages."""
         expected = Manifest(embedder.name, embedder.dim, content_hash, len(texts))
         cached = self.load_if_fresh(expected)
         if cached is not None:
             return cached, False
         log.info("index.build rows=%d embedder=%s", len(texts), embedder.name)
-        vectors = embed_in_batches(embedder, texts, progress=progress)
+        vectors = embed_in_batches(embedder, texts, progress=progress, queries=queries)
         index = FaissIndex(vectors) if len(vectors) else FaissIndex(np.zeros((0, embedder.dim), np.float32))
         self.save(index, expected)
         return index, True

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import ConfigError
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, Vectors
 from retrieval.index import VectorIndex
 from retrieval.lexical import LexicalRanker
 
@@ -110,11 +110,12 @@ class HybridRanker:
             out[present] = np.maximum.reduceat(scores[rows], starts)
         return out
 
-    def score(self, query: str, dense: bool = True, lexical: bool = True) -> EntryScores:
+    def score(self, query: str, dense: bool = True, lexical: bool = True, vector: Vectors | None = None) -> EntryScores:
+        """``vector``: the query's embedding when the caller already has it (computed once per message)."""
         zeros = np.zeros(self._n_entries, dtype=np.float32)
         dense_q = dense_a = lexical_q = lexical_a = zeros
         if dense:
-            vec = self.embedder.embed_queries([query])
+            vec = vector if vector is not None else self.embedder.embed_queries([query])
             # Exact search over every row: a district pack is a few thousand rows (< 1 ms).
             sims, ids = self.index.search(vec, self.index.size)
             row_scores = np.empty(self.index.size, dtype=np.float32)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from core.languages import fallback_chain
+
 MESSAGES_FILE = Path(__file__).with_name("engine_messages.yaml")
 
 
@@ -27,8 +29,8 @@ class EngineMessages:
 
     def get(self, key: str, lang: str | None, **values: str) -> Message:
         texts = self._messages[key]
-        for candidate in (lang, "en", "de"):
-            if candidate and candidate in texts:
+        for candidate in fallback_chain(lang):
+            if candidate in texts:
                 status = self._status.get(candidate, self._status["default"])
                 return Message(candidate, texts[candidate].format(**values), status == "reviewed")
         raise KeyError(key)

@@ -14,6 +14,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from core.errors import ContentError
+from core.languages import fallback_chain
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAINS = ("wegweiser", "handover")
@@ -44,10 +45,11 @@ class UiCatalog:
         return self._messages.get(lang, {}).get(key)
 
     def get(self, lang: str | None, key: str, **values: object) -> str:
-        text = (lang and self.raw(lang, key)) or self.raw(SOURCE_LANGUAGE, key)
-        if text is None:
-            raise KeyError(key)
-        return text.format(**values) if values else text
+        for candidate in fallback_chain(lang, (SOURCE_LANGUAGE,)):
+            text = self.raw(candidate, key)
+            if text:
+                return text.format(**values) if values else text
+        raise KeyError(key)
 
 
 @cache

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 
 from bot.handover.models import RelayMessage, utcnow
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # What is passed between the person and their helper (copied as it is); anything else gets a reply.
 RELAYED_KINDS = frozenset({"text", "voice", "photo", "sticker", "location", "document"})
 
+
+# Babel names Dari "fa_AF"; it has no "prs" locale.
+BABEL_LOCALES = {"prs": "fa_AF"}
 
 class HandoverService:
     def __init__(
@@ -98,8 +101,9 @@ class HandoverService:
         if in_lang is None:
             return self._language_names.get(lang, lang)
         try:
-            return str(Locale.parse(in_lang).languages.get(lang) or lang)
-        except (ValueError, TypeError):
+            names = Locale.parse(BABEL_LOCALES.get(in_lang, in_lang)).languages
+            return str(names.get(lang) or names.get(BABEL_LOCALES.get(lang, lang)) or lang)
+        except (ValueError, TypeError, UnknownLocaleError):
             return lang
 
     def _topic_label(self, topic: str | None, lang: str | None) -> str:
@@ -107,10 +111,10 @@ class HandoverService:
 
     def _when(self, moment: datetime, lang: str) -> str:
         local = moment.astimezone(self.teams.teams[self.teams.default_team].hours.tz)
-        for locale in (lang, "en"):
+        for locale in (BABEL_LOCALES.get(lang, lang), "en"):
             try:
                 return format_datetime(local, "EEEE, d MMMM, HH:mm", locale=locale)
-            except (ValueError, TypeError, LookupError):
+            except (ValueError, TypeError, LookupError, UnknownLocaleError):
                 continue
         return local.strftime("%A %d.%m. %H:%M")
 

@@ -44,7 +44,8 @@ async def test_answer_carries_source_date_and_the_four_buttons(dialogue: Dialogu
     assert any(d.startswith("up:") for d in data) and any(d.startswith("down:") for d in data)
     code = next(d for d in data if d.startswith("up:"))[3:]
     assert f"human:{code}" in data and f"de:{code}" in data
-    assert "28.02.2026" in reply.text
+    entry = next(e for e in dialogue.engine.pack.entries if entry_code(e.id) == code)
+    assert entry.facts_as_of.strftime("%d.%m.%Y") in reply.text
 
 
 async def test_show_in_german_sends_the_german_original(dialogue: DialogueService) -> None:
@@ -167,3 +168,28 @@ async def test_questions_still_reach_retrieval_with_the_intent_step_in_place(dia
     out = CollectingOutput()
     await dialogue.handle(msg("text", "hallo, wo bekomme ich einen Krankenschein?"), out)
     assert any(b.data.startswith("up:") for row in out.sent[-1][1].buttons for b in row)
+
+
+async def test_dari_is_offered_and_answers_in_dari_where_curated_else_in_farsi(
+    dialogue: DialogueService, store: Store
+) -> None:
+    out = CollectingOutput()
+    await dialogue.handle(msg("command", "/start", command="start", language_hint="fa"), out)
+    assert "lang:prs" in [b.data for row in out.sent[-1][1].buttons for b in row]
+    await dialogue.handle(msg("callback", callback_data="lang:prs"), out)
+    assert store.person("u1").language == "prs"  # type: ignore[union-attr]
+    # The interface falls back to Farsi, not English, where no Dari string exists.
+    farsi = dialogue.t("fa", "language.changed", language="دری")
+    assert farsi != dialogue.t("en", "language.changed", language="دری")
+    assert out.sent[-1][1].text.startswith(farsi)
+    await dialogue.handle(msg("text", "ابني لا يتنفس"), out)
+    lang, text = dialogue.engine.crisis.message("medical", "prs")
+    assert lang in {"prs", "fa"} and out.sent[-1][1].text.startswith(text)
+
+
+async def test_a_crisis_in_words_of_a_person_request_gets_the_numbers_not_a_queue(dialogue: DialogueService) -> None:
+    out = CollectingOutput()
+    await dialogue.handle(msg("text", "I need to talk to someone right now, I have all my pills here and I will "
+                                      "take them tonight"), out)
+    (_, reply), = out.sent
+    assert "112" in reply.text

@@ -43,6 +43,41 @@ def test_client_language_settles_a_one_word_message(identifier: LanguageIdentifi
     assert identifier.identify("hilfe", hint="de-DE").lang == "de"
 
 
-@pytest.mark.parametrize(("code", "expected"), [("de-DE", "de"), ("prs", "fa"), ("pt-br", None), (None, None)])
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # Arabizi: Arabic in Latin letters, digits for ع ح ء خ; German office words inside.
+        ("ana 3ndi mushkila ma3 el Sozialamt", "ar"),
+        ("shlonak akhi wein el Ausländeramt", "ar"),
+        ("kif fini jib Krankenschein la ibni?", "ar"),
+        ("chno ndir ila jatni lettre mn BAMF", "ar"),
+        # Colloquial Arabic in Arabic script: Iraqi with گ, Levantine, Egyptian.
+        ("شلون اگدر اسوي موعد بالAusländeramt", "ar"),
+        ("شو لازم اعمل اذا اجاني رفض", "ar"),
+        ("انا عايز اشتغل ازاي", "ar"),
+        ("ابني مريض وين اروح", "ar"),
+        # Finglish and spoken Persian.
+        ("man nameye rad gereftam che konam", "fa"),
+        ("salam man az afghanistan hastam komak mikham", "fa"),
+        ("چطوری میتونم Krankenschein بگیرم", "fa"),
+        # Turkish typed without its letters.
+        ("krankenschein nereden alinir", "tr"),
+    ],
+)
+def test_languages_as_people_type_them(identifier: LanguageIdentifier, text: str, lang: str) -> None:
+    assert identifier.identify(text).lang == lang
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mein sohn atmet nicht", "where can i get the card", "la voiture est en panne", "waxaan u baahanahay dhakhtar",
+     "I have 3 kids and 2 bags", "termin am 3.5. um 9 uhr"],
+)
+def test_marker_words_do_not_take_over_other_latin_languages(identifier: LanguageIdentifier, text: str) -> None:
+    assert identifier.identify(text).lang not in {"ar", "fa"}
+
+
+@pytest.mark.parametrize(("code", "expected"), [("de-DE", "de"), ("prs", "prs"), ("fa-AF", "fa"), ("pt-br", None),
+                                                (None, None)])
 def test_client_codes_map_to_served_languages(code: str | None, expected: str | None) -> None:
     assert canonical_language(code) == expected

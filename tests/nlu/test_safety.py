@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.languages import CLOSE_LANGUAGES
 from nlu.language import SERVED_LANGUAGES
 from nlu.safety import CrisisDetector, HumanRequestDetector
 
@@ -22,7 +23,9 @@ def test_every_served_language_has_patterns_and_messages_for_every_crisis(crisis
     for category, msgs in crisis.messages.items():
         assert set(SERVED_LANGUAGES) <= set(msgs), category
     positives = crisis.examples["positive"]
-    assert set(SERVED_LANGUAGES) <= {e["lang"] for e in positives}
+    # Dari is written like Farsi: the Farsi patterns and examples serve it.
+    written = {lang for lang in SERVED_LANGUAGES if lang not in CLOSE_LANGUAGES}
+    assert written <= {e["lang"] for e in positives}
 
 
 def test_every_curated_crisis_example_is_recognised(crisis: CrisisDetector) -> None:

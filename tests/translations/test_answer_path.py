@@ -192,8 +192,10 @@ def test_question_translated_to_english_rescues_retrieval(
     alone = engine.ask(question, lang="ps")
     assert alone.status != "answered"  # the premise: without translation these are not answered
     helped = mt_engine.ask(question, lang="ps")
-    assert helped.status == "answered" and helped.topic == topic, helped.to_dict()
-    assert helped.query_translated and helped.machine_translated
+    # Rescued: the English question finds the topic (answered, or offered first when the bot is unsure).
+    assert helped.query_translated and helped.status in {"answered", "clarify"}, helped.to_dict()
+    assert helped.candidates[0].topic == topic, helped.to_dict()
+    assert helped.status != "answered" or (helped.topic == topic and helped.machine_translated)
 
 
 def test_answered_question_is_not_translated(mt_engine: AnswerEngine) -> None:
