@@ -38,7 +38,7 @@ def cross_validated(engine: AnswerEngine, corpus: CrisisCorpus, base: CrisisThre
     lead = np.zeros(len(texts), np.float32)
     for f in range(FOLDS):
         # The dev messages of the other folds stay in training; the own set never is.
-        use = np.concatenate([fold[: len(dev)] != f, np.zeros(0, bool)])
+        use = fold[: len(dev)] != f
         detector = corpus.detector(base, use_labelled=use)
         p, lead_f, _ = detector.features(vectors[fold == f])
         prob[fold == f], lead[fold == f] = p, lead_f
@@ -77,5 +77,7 @@ def fit(scores: dict[str, np.ndarray], base: CrisisThresholds) -> tuple[CrisisTh
 
 
 def calibrate(engine: AnswerEngine, base: CrisisThresholds) -> tuple[CrisisThresholds, dict[str, Any]]:
+    if engine.crisis_cache is None:
+        raise ValueError("calibration needs an engine from AnswerEngine.build (its crisis cache)")
     corpus = build_corpus(engine.ranker.embedder, engine.pack, engine.crisis_cache)
     return fit(cross_validated(engine, corpus, base), base)

@@ -23,7 +23,6 @@ tuning data (never the blind set) and kept in ``nlu/crisis_thresholds.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -87,11 +86,6 @@ class CrisisExemplars:
 
     situations: tuple[tuple[str, str], ...]  # (category, text)
     ordinary: tuple[str, ...]
-
-    @property
-    def content_hash(self) -> str:
-        payload = json.dumps([self.situations, self.ordinary], ensure_ascii=False).encode()
-        return hashlib.sha256(payload).hexdigest()[:16]
 
 
 def _texts(items: Any) -> list[str]:

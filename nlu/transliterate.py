@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from nlu.language import latin_markers
+
 # Longest first: digraphs before single letters.
 _ARABIZI = [
     ("sh", "ش"), ("ch", "ش"), ("kh", "خ"), ("gh", "غ"), ("th", "ث"), ("dh", "ذ"), ("ou", "و"), ("oo", "و"),
@@ -104,8 +106,6 @@ def to_script(text: str, lang: str | None) -> str | None:
     if lang not in {"ar", "fa", "prs"} or not has_latin_letters(text):
         return None
     # Only text that itself reads as Arabizi or Finglish: a person who picked Arabic may write German.
-    from nlu.language import latin_markers
-
     if latin_markers(text).get("fa" if lang == "prs" else lang, 0.0) < 1:
         return None
     return arabizi_to_arabic(text) if lang == "ar" else finglish_to_persian(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ LABELLED_FILE = Path(__file__).resolve().parent.parent / "evaluation" / "data" /
 # Intents whose training examples are ordinary messages (greetings, person requests, questions).
 _ORDINARY_INTENTS = frozenset({"greet", "thanks", "goodbye", "ask_human", "change_language", "delete_my_data",
                                "complaint", "faq", "out_of_scope"})
+_SENTENCE_END = re.compile(r"(?<=[.!?؟।።\n])\s+|\n+")
 MAX_PARTS = 12  # ~10 ms each; the input is capped at 4,096 characters
 PART_WORDS = 24
 
@@ -111,18 +112,22 @@ def build_semantic_crisis(embedder: Embedder, pack: KnowledgePack, folder: Path,
 
 
 def message_parts(text: str) -> list[str]:
-    """Windows of a long message beyond what its one query embedding sees (the embedder reads the
-    opening): a cry for help may come anywhere in a long story. At most MAX_PARTS, evenly spread."""
-    words = text.split()
-    if len(words) <= PART_WORDS:
+    """The parts of a long message the one query embedding does not see well (the embedder reads the
+    opening): each sentence, and windows over sentences too long to read whole. A cry for help may
+    come anywhere in a long story. At most MAX_PARTS, evenly spread."""
+    if len(text.split()) <= PART_WORDS:
         return []
-    windows = [" ".join(words[i : i + PART_WORDS]) for i in range(PART_WORDS // 2, len(words), PART_WORDS // 2)]
-    windows = [w for w in windows if len(w.split()) >= 3]
-    if len(windows) > MAX_PARTS:
-        step = (len(windows) - 1) / (MAX_PARTS - 1)
-        windows = [windows[round(k * step)] for k in range(MAX_PARTS)]
-    return windows
-
-
-def split_for_folds(n: int, folds: int, seed: int = 0) -> Sequence[int]:
-    return list(np.random.default_rng(seed).integers(0, folds, n))
+    parts: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        words = sentence.split()
+        if len(words) < 3:
+            continue
+        if len(words) <= 2 * PART_WORDS:
+            parts.append(" ".join(words))
+        else:
+            step = PART_WORDS // 2
+            parts += [" ".join(words[i : i + PART_WORDS]) for i in range(0, len(words) - step, step)]
+    if len(parts) > MAX_PARTS:
+        spread = (len(parts) - 1) / (MAX_PARTS - 1)
+        parts = [parts[round(k * spread)] for k in range(MAX_PARTS)]
+    return parts

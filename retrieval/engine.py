@@ -9,7 +9,6 @@ async callers run :meth:`AnswerEngine.ask` in a worker thread.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -128,6 +127,7 @@ class AnswerEngine:
         max_input_chars: int = 4096,
         translator: Translator | None = None,
         semantic: SemanticCrisisDetector | None = None,
+        crisis_cache: Path | None = None,
     ) -> None:
         # Per message the engine multiplies a vector by a few thousand rows: one BLAS thread is plenty,
         # and idle OpenBLAS threads spinning after each product slowed the next embedding fivefold.
@@ -144,8 +144,8 @@ class AnswerEngine:
         self.max_input_chars = max_input_chars
         self.translator: Translator = translator or NoTranslator()
         self._topic_of = [e.topic for e in pack.entries]
-        # Where the crisis detector's training vectors are cached (set by build()).
-        self.crisis_cache = Path(tempfile.gettempdir()) / "wegweiser-crisis"
+        # Where the crisis detector's training vectors are cached (calibration reuses them).
+        self.crisis_cache = crisis_cache
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -172,10 +172,8 @@ class AnswerEngine:
             from translations.machine import create_translator
 
             translator = create_translator(settings)
-        engine = cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars,
-                     translator=translator, semantic=semantic)
-        engine.crisis_cache = crisis_cache
-        return engine
+        return cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars,
+                   translator=translator, semantic=semantic, crisis_cache=crisis_cache)
 
     # ------------------------------------------------------------------ answering
     def ask(self, text: str, lang: str | None = None, hint: str | None = None, mode: Mode = "hybrid") -> AnswerResult:
@@ -277,8 +275,8 @@ class AnswerEngine:
 
     def _related_entry(self, text: str, category: str, mode: Mode, vector: Vectors | None = None) -> Entry:
         """The entry to offer after the emergency numbers (the numbers never wait for this)."""
-        default_topic = CRISIS_TOPICS[category][0]
-        allowed = CRISIS_TOPICS.get(category, (default_topic,))
+        allowed = CRISIS_TOPICS[category]
+        default_topic = allowed[0]
         fused = self.scores(text, mode, vector).fused(self.thresholds)
         candidates = [i for i, topic in enumerate(self._topic_of) if topic in allowed]
         if not candidates:

@@ -188,8 +188,11 @@ async def test_dari_is_offered_and_answers_in_dari_where_curated_else_in_farsi(
 
 
 async def test_a_crisis_in_words_of_a_person_request_gets_the_numbers_not_a_queue(dialogue: DialogueService) -> None:
+    # Short enough for the intent step, which reads it as "ask_human"; no crisis keyword in it.
+    text = "connect me to a human, I will not see tomorrow"
+    assert dialogue.engine.crisis.check(text) is None
     out = CollectingOutput()
-    await dialogue.handle(msg("text", "I need to talk to someone right now, I have all my pills here and I will "
-                                      "take them tonight"), out)
+    await dialogue.handle(msg("text", text), out)
     (_, reply), = out.sent
-    assert "112" in reply.text
+    _, crisis_reply = dialogue.engine.crisis.message("suicidal", "en")
+    assert reply.text.startswith(crisis_reply)  # the crisis lines, not the hand-over acknowledgement

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nlu.crisis_semantic import CrisisThresholds, SemanticCrisisDetector, load_exemplars
+from nlu.crisis_semantic import SITUATIONS_FILE, CrisisThresholds, SemanticCrisisDetector, load_exemplars
 from nlu.language import SERVED_LANGUAGES
 from nlu.safety import CrisisDetector, read_lexicon
 from retrieval.engine import AnswerEngine
@@ -57,7 +57,7 @@ def test_thresholds_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def
 def test_curated_situations_cover_every_category_and_written_language() -> None:
     exemplars = load_exemplars()
     assert {c for c, _ in exemplars.situations} == {"medical", "suicidal", "violence"}
-    data = read_lexicon(load_exemplars.__defaults__[0])  # type: ignore[index]
+    data = read_lexicon(SITUATIONS_FILE)
     langs = {item["lang"] for items in data["situations"].values() for item in items}
     assert set(SERVED_LANGUAGES) - {"prs"} <= langs
     assert len(exemplars.situations) >= 400 and len(exemplars.ordinary) >= 200
@@ -116,11 +116,15 @@ def test_unsure_gives_the_numbers_first_then_the_answer(engine: AnswerEngine) ->
     assert result.answer == f"{numbers}\n\n{plain.answer}" and result.topic == plain.topic
 
 
-def test_a_cry_for_help_at_the_end_of_a_long_story_is_heard(engine: AnswerEngine) -> None:
+def test_a_crisis_told_in_the_middle_of_a_long_story_is_heard(engine: AnswerEngine) -> None:
     story = ("wir wohnen seit acht monaten im heim in hoyerswerda und eigentlich ist alles ruhig die kinder gehen "
-             "zur schule und ich mache einen deutschkurs am vormittag aber heute abend ist etwas passiert mein "
-             "mann hat zu viel getrunken und jetzt steht er mit einem messer vor der tür und schreit dass er uns "
-             "alle umbringt")
+             "zur schule und ich mache am vormittag einen deutschkurs bei der volkshochschule. meine kleine hat "
+             "vorhin aus der flasche mit dem abflussfrei was getrunken und weint und spuckt. die sozialarbeiterin "
+             "ist erst am montag wieder da und der hausmeister sagt wir sollen warten, wir haben auch noch einen "
+             "termin beim ausländeramt wegen der gestattung und ich weiss nicht ob ich die papiere vom jobcenter "
+             "mitbringen muss oder ob das reicht was wir schon haben")
+    assert CrisisDetector().check(story) is None  # no keyword: only the semantic check can hear it
+    assert len(story.split()) > 80
     assert engine.ask(story).status == "emergency"
 
 
