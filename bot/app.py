@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bot.dialogue import DialogueService, DialogueSettings
 from bot.handover.service import HandoverService
@@ -49,11 +52,34 @@ def build_handover(settings: Settings, store: Store, known_topics: set[str] | No
     )
 
 
+def _console_services(settings: Settings, dialogue: DialogueService, store: Store,
+                      with_console: bool) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+    """The staff console (unless switched off) and the watcher that reloads content published by a
+    console in another process. Both share the dialogue's engine through :class:`LiveContent`."""
+    from console.publish import ContentWatcher, LiveContent
+    from console.server import ConsoleAddress, console_context, console_service, follow, watcher_service
+
+    live = LiveContent(dialogue.engine)
+
+    async def start_following() -> None:
+        follow(live, dialogue)
+
+    services = [start_following, watcher_service(ContentWatcher(settings.content_dir, store.sessions, live))]
+    if with_console:
+        services.append(console_service(console_context(settings, store, live), ConsoleAddress.from_env()))
+    return services
+
+
+def console_enabled() -> bool:
+    return os.environ.get("WEGWEISER_CONSOLE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 def run_telegram(settings: Settings) -> None:
     from bot.telegram_app import TelegramBot
 
     dialogue, store, pseudonyms = build_dialogue(settings)
-    TelegramBot(settings, dialogue, store, pseudonyms).run()
+    services = _console_services(settings, dialogue, store, console_enabled())
+    TelegramBot(settings, dialogue, store, pseudonyms, services).run()
 
 
 class TerminalOutput:
@@ -95,5 +121,27 @@ def _read_line() -> str | None:
 
 
 def run_terminal(settings: Settings, lang: str | None = None) -> None:
-    dialogue, _, pseudonyms = build_dialogue(settings)
-    asyncio.run(_terminal_chat(dialogue, pseudonyms, lang))
+    dialogue, store, pseudonyms = build_dialogue(settings)
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(service()) for service in
+                 _console_services(settings, dialogue, store, console_enabled())]
+        try:
+            await _terminal_chat(dialogue, pseudonyms, lang)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    asyncio.run(main())
+
+
+def run_console(settings: Settings) -> None:
+    """The console alone; a bot in another process picks up what is published within seconds."""
+    from console.publish import LiveContent
+    from console.server import ConsoleAddress, console_context, console_service
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database)
+    Pseudonymizer.from_env_or_file(settings.pseudonym_key, settings.data_dir / "pseudonym.key")
+    live = LiveContent(AnswerEngine.build(settings))
+    asyncio.run(console_service(console_context(settings, store, live), ConsoleAddress.from_env())())

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +42,17 @@ MAX_TEXT_CHARS = 4096
 INTENT_MIN_CONFIDENCE = 0.6
 SMALLTALK_MAX_WORDS = 5
 ACTION_MAX_WORDS = 12
+# The last question per person, in memory only, so that a 👎 or "none of these" reaches the staff
+# review queue with the question it was about (a restart forgets them; nothing links them to anyone).
+RECENT_QUESTIONS = 5000
+
+
+@dataclass(frozen=True)
+class Recent:
+    text: str
+    lang: str | None
+    entry_id: str | None
+    review_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,8 +109,31 @@ class DialogueService:
         self.settings = settings or DialogueSettings()
         self.ui = ui or ui_catalog()
         self.flood = FloodGuard(self.settings.flood_messages, self.settings.flood_window_s)
-        self._entries = {entry_code(e.id): e for e in engine.pack.entries}
         self._language_names = engine_messages().language_names
+        self._recent: OrderedDict[str, Recent] = OrderedDict()
+
+    @property
+    def engine(self) -> AnswerEngine:
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: AnswerEngine) -> None:
+        """Swapped by the content reloader after a publish; set on the event loop, between messages."""
+        self._engine = engine
+        self._entries = {entry_code(e.id): e for e in engine.pack.entries}
+
+    def _remember(self, user_key: str, recent: Recent) -> None:
+        self._recent[user_key] = recent
+        self._recent.move_to_end(user_key)
+        while len(self._recent) > RECENT_QUESTIONS:
+            self._recent.popitem(last=False)
+
+    async def _record(self, lang: str | None, topic: str | None, status: str) -> None:
+        """Counts for the console; a failure here must never cost the person their reply."""
+        try:
+            await asyncio.to_thread(self.store.add_event, lang, topic, status)
+        except Exception:
+            log.exception("dialogue.record_failed")
 
     # ------------------------------------------------------------------ helpers
     def t(self, lang: str | None, key: str, **values: object) -> str:
@@ -284,7 +318,11 @@ class DialogueService:
             return Reply(self.t(lang, "help.body"), lang=lang)
         if kind in {"up", "down"} and arg in self._entries:
             helpful = kind == "up"
-            await asyncio.to_thread(self.store.add_feedback, msg.user_key, self._entries[arg].id, helpful)
+            entry_id = self._entries[arg].id
+            await asyncio.to_thread(self.store.add_feedback, msg.user_key, entry_id, helpful)
+            recent = self._recent.pop(msg.user_key, None)
+            if not helpful and recent is not None and recent.entry_id == entry_id:
+                await asyncio.to_thread(self.store.add_unanswered, recent.text, recent.lang, "not_helpful", entry_id)
             if helpful:
                 return Reply(self.t(lang, "feedback.thanks"), lang=lang)
             return Reply(self.t(lang, "feedback.sorry"), [[Button(self.t(lang, "button.human"), "human")]], lang)
@@ -303,6 +341,9 @@ class DialogueService:
                 "always" if about is not None and about.escalation == "always" else "requested")
             return await self._offer_person(msg, lang, about.topic if about else None, reason)
         if data == "none":
+            recent = self._recent.pop(msg.user_key, None)
+            if recent is not None and recent.review_row is not None:
+                await asyncio.to_thread(self.store.set_review_kind, recent.review_row, "none_of_these")
             return await self._offer_person(msg, lang, None, "unanswered")
         if kind == "ho" and arg in {"y", "w", "n"} and self._handover_on and self.handover is not None:
             return await self.handover.consent(msg, lang or "en", arg)
@@ -310,6 +351,7 @@ class DialogueService:
             verdict, _, label = arg.partition(":")
             return await self.handover.feedback(msg, lang or "en", label, verdict == "y")
         if data == "del:yes":
+            self._recent.pop(msg.user_key, None)
             if self.handover is not None:
                 await self.handover.forget_person(msg.user_key)
             deleted = await asyncio.to_thread(self.store.delete_person, msg.user_key)
@@ -334,6 +376,7 @@ class DialogueService:
             if by_intent is not None:
                 return by_intent
         person_lang = result.lang or lang
+        await self._record(person_lang, result.topic, result.status)
         prefix = self.t(person_lang, "input.too_long") + "\n\n" if len(text) > MAX_TEXT_CHARS else ""
         possible = result.status == "emergency" and (result.reason or "").startswith("crisis_possible")
         if possible and result.entry_id and (result.machine_translated or result.answer_lang
@@ -354,12 +397,16 @@ class DialogueService:
             return Reply(self.t(person_lang, "input.empty"), lang=person_lang)
         if result.status == "answered" and result.entry_id:
             entry = self.engine.pack.by_id(result.entry_id)
+            self._remember(msg.user_key, Recent(text[:MAX_TEXT_CHARS], person_lang, entry.id))
             reply = self._answer_reply(entry, person_lang, result)
             return Reply(prefix + reply.text, reply.buttons, reply.lang)
         if result.status == "clarify":
             rows = [[Button(self.t(person_lang, f"topic.{c.topic}"), f"topic:{entry_code(c.entry_id)}")]
                     for c in result.candidates[:3]]
             rows.append([Button(self.t(person_lang, "button.none_of_these"), "none")])
+            row = await asyncio.to_thread(self.store.add_unanswered, text[:MAX_TEXT_CHARS], person_lang, "clarify",
+                                          result.entry_id)
+            self._remember(msg.user_key, Recent(text[:MAX_TEXT_CHARS], person_lang, result.entry_id, row))
             return Reply(prefix + self.t(person_lang, "clarify.prompt"), rows, person_lang)
         if result.reason == "requested":
             return await self._offer_person(msg, person_lang, None, "requested", text[:1000])
@@ -410,7 +457,7 @@ class DialogueService:
         machine = result is not None and result.machine_translated
         if machine and result is not None:
             parts.extend(answer_notes(self.ui, lang, result.terms))
-        elif entry.answers[answer_lang].status != "reviewed":
+        elif not entry.checked(answer_lang):
             parts.append("ⓘ " + self.t(lang, "answer.label.unreviewed"))
         if result is not None and result.translation_unavailable:
             parts.append("ⓘ " + self.t(lang, "answer.no_translation"))

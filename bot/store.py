@@ -2,8 +2,11 @@
 
 * ``people``: language and consent under a pseudonymous key (a keyed hash of the Telegram id);
 * ``feedback``: helpful / not helpful per entry, under the same key, erased by /delete;
-* ``unanswered_questions``: text and language only – no identity – for staff to add answers,
-  deleted after a configurable number of days.
+* ``unanswered_questions``: the staff review queue – questions without an answer, clarifications,
+  "none of these" and answers that got 👎 – text, language and date only, no identity; deleted
+  after a configurable number of days;
+* ``question_events``: one row per question for the console's counts (language, topic, outcome;
+  no text, no identity).
 Synchronous on purpose: the dialogue calls it through ``asyncio.to_thread``.
 """
 
@@ -51,13 +54,34 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+# Why a question is in the staff review queue.
+REVIEW_KINDS = ("unanswered", "clarify", "none_of_these", "not_helpful")
+
+
 class UnansweredQuestion(Base):
+    """A question for staff to review (the queue); never linked to a person."""
+
     __tablename__ = "unanswered_questions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     text: Mapped[str] = mapped_column(Text)
     lang: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="unanswered")
+    entry_id: Mapped[str | None] = mapped_column(String(200))  # the answer that got 👎, the clarify's best guess
+    state: Mapped[str] = mapped_column(String(12), default="open", index=True)  # open | added | dismissed
+
+
+class QuestionEvent(Base):
+    """Counts for the console: when, in which language, about which topic, with which outcome."""
+
+    __tablename__ = "question_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    topic: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # answered | clarify | escalate | emergency | handover
 
 
 @dataclass(frozen=True)
@@ -151,13 +175,32 @@ class Store:
         with self._session.begin() as s:
             s.add(Feedback(user_key=user_key, entry_id=entry_id, helpful=helpful))
 
-    def add_unanswered(self, text: str, lang: str | None) -> None:
+    def add_unanswered(self, text: str, lang: str | None, kind: str = "unanswered",
+                       entry_id: str | None = None) -> int:
+        # The day only: a 👎 row must not be matched to the person's feedback row by its exact time.
+        day = _now().replace(hour=0, minute=0, second=0, microsecond=0)
         with self._session.begin() as s:
-            s.add(UnansweredQuestion(text=text, lang=lang))
+            row = UnansweredQuestion(text=text, lang=lang, kind=kind, entry_id=entry_id, created_at=day)
+            s.add(row)
+            s.flush()
+            return int(row.id)
 
-    def unanswered(self) -> list[tuple[str, str | None]]:
+    def set_review_kind(self, row_id: int, kind: str) -> None:
+        """A clarification the person answered with "none of these" becomes that kind of item."""
+        with self._session.begin() as s:
+            row = s.get(UnansweredQuestion, row_id)
+            if row is not None:
+                row.kind = kind
+
+    def add_event(self, lang: str | None, topic: str | None, status: str) -> None:
+        with self._session.begin() as s:
+            s.add(QuestionEvent(lang=lang, topic=topic, status=status))
+
+    def unanswered(self, kind: str = "unanswered") -> list[tuple[str, str | None]]:
         with self._session() as s:
-            return [(q.text, q.lang) for q in s.scalars(select(UnansweredQuestion).order_by(UnansweredQuestion.id))]
+            rows = s.scalars(select(UnansweredQuestion).where(UnansweredQuestion.kind == kind)
+                             .order_by(UnansweredQuestion.id))
+            return [(q.text, q.lang) for q in rows]
 
     def feedback_count(self, user_key: str) -> int:
         with self._session() as s:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
@@ -249,7 +249,10 @@ def to_incoming(update: Update, pseudonyms: Pseudonymizer) -> IncomingMessage | 
 class TelegramBot:
     """Wires the Application, the dialogue service and the output port."""
 
-    def __init__(self, settings: Settings, dialogue: DialogueService, store: Store, pseudonyms: Pseudonymizer) -> None:
+    def __init__(self, settings: Settings, dialogue: DialogueService, store: Store, pseudonyms: Pseudonymizer,
+                 services: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()) -> None:
+        """``services``: long-running coroutines that live as long as the bot (the staff console,
+        the content watcher)."""
         if not settings.telegram_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
@@ -272,6 +275,8 @@ class TelegramBot:
         self.output = TelegramOutput(self.application, store, pseudonyms)
         self._sweep_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
+        self._services = list(services)
+        self._service_tasks: list[asyncio.Task[None]] = []
         if dialogue.handover is not None:
             dialogue.handover.bind(self.output)
         self.application.add_handler(TypeHandler(Update, self._on_update))
@@ -292,6 +297,8 @@ class TelegramBot:
     async def _post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         # post_init runs before the application counts as running, so the task is ours to cancel.
         self._purge_task = asyncio.create_task(self._purge_forever(), name="purge-unanswered")
+        self._service_tasks = [asyncio.create_task(service(), name=f"service-{i}")
+                               for i, service in enumerate(self._services)]
         warm_up = getattr(self.dialogue.engine.translator, "warm_up", None)
         if callable(warm_up):
             self._warm_task = asyncio.create_task(self._warm_up(warm_up), name="translator-warm-up")
@@ -315,9 +322,10 @@ class TelegramBot:
             log.exception("translations.warm_up_failed")
 
     async def _post_shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        for task in (self._purge_task, self._sweep_task, self._warm_task):
+        for task in (self._purge_task, self._sweep_task, self._warm_task, *self._service_tasks):
             if task is not None:
                 task.cancel()
+        self._service_tasks = []
         self._purge_task = self._sweep_task = self._warm_task = None
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

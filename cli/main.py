@@ -156,6 +156,37 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if problems else 0
 
 
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import run_console
+
+    run_console(settings)
+    return 0
+
+
+def cmd_staff_create(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from bot.store import Pseudonymizer, Store
+    from console.auth import StaffAuth
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database)
+    key = Pseudonymizer.from_env_or_file(settings.pseudonym_key, settings.data_dir / "pseudonym.key")
+    del key  # created if missing: the console keys login-address hashes with the same file
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password (at least 10 characters): ")
+        if getpass.getpass("Again: ") != password:
+            raise WegweiserError("the passwords differ")
+    auth = StaffAuth(store.sessions, (settings.pseudonym_key or "").encode() or
+                     (settings.data_dir / "pseudonym.key").read_bytes())
+    account = auth.create_account(args.username, args.name or args.username, password, args.role, args.languages,
+                                  actor="command-line")
+    print(f"created {account.role} {account.username}")
+    return 0
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.engine import AnswerEngine
 
@@ -340,6 +371,18 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_rasa_setup)
     nlu_sub.add_parser("rasa-serve", help="serve the trained model on 127.0.0.1 with RASA_TOKEN").set_defaults(
         func=cmd_rasa_serve)
+
+    con = sub.add_parser("console", help="the staff console alone (the run command starts it next to the bot)")
+    con.set_defaults(func=cmd_console)
+    staff = sub.add_parser("staff", help="staff accounts of the console")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    admin = staff_sub.add_parser("create-admin", help="create an admin account (password asked, or from stdin)")
+    admin.add_argument("username")
+    admin.add_argument("--name", default="", help="display name (shown in reviews and the log)")
+    admin.add_argument("--role", default="admin", choices=["reader", "reviewer", "editor", "admin"])
+    admin.add_argument("--languages", default="", help="a reviewer's languages, e.g. ar,fa")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    admin.set_defaults(func=cmd_staff_create)
 
     idx = sub.add_parser("index", help="vector index tools")
     idx_sub = idx.add_subparsers(dest="index_command", required=True)

@@ -38,10 +38,19 @@ class Source:
     date: str
 
 
+def source_sha(text: str) -> str:
+    """A short fingerprint of a German answer: a review records the German it was checked against."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Answer:
     text: str
     status: Literal["reviewed", "unreviewed"]
+    # Set when staff review a translation in the console: who, when, and which German it matched.
+    reviewed_by: str | None = None
+    reviewed_on: str | None = None
+    source_sha: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,17 @@ class Entry:
     def variants(self) -> list[tuple[str, str]]:
         """All question variants as (language, text) pairs."""
         return [(lang, q) for lang, qs in self.questions.items() for q in qs]
+
+    def outdated(self, lang: str) -> bool:
+        """A translation reviewed against a German text that has changed since."""
+        answer = self.answers.get(lang)
+        return (lang != "de" and answer is not None and answer.source_sha is not None
+                and "de" in self.answers and answer.source_sha != source_sha(self.answers["de"].text))
+
+    def checked(self, lang: str) -> bool:
+        """Reviewed and still matching the German: only then does the bot drop the "not yet checked" label."""
+        answer = self.answers.get(lang)
+        return answer is not None and answer.status == "reviewed" and not self.outdated(lang)
 
 
 @dataclass(frozen=True)

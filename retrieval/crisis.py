@@ -29,6 +29,7 @@ from nlu.safety import LEXICON_DIR, read_lexicon
 from nlu.training_data import TRAIN_FILE, load_training_data
 from retrieval.embedder import Embedder
 from retrieval.index import IndexStore
+from retrieval.vector_cache import VectorCache
 
 # Labelled messages written in the people's own style for tuning (evaluation/data/README.md); the
 # blind sets in evaluation/data/blind/ are never read here.
@@ -87,7 +88,8 @@ def labelled_messages(path: Path = LABELLED_FILE) -> list[tuple[str, bool]]:
     return out
 
 
-def build_corpus(embedder: Embedder, pack: KnowledgePack, folder: Path, progress: bool = False) -> CrisisCorpus:
+def build_corpus(embedder: Embedder, pack: KnowledgePack, folder: Path, progress: bool = False,
+                 cache: VectorCache | None = None, save: bool = True) -> CrisisCorpus:
     exemplars = load_exemplars()
     nlu = load_training_data(TRAIN_FILE)
     ordinary = list(exemplars.ordinary) + [ex.text for ex in nlu.examples if ex.intent in _ORDINARY_INTENTS]
@@ -99,7 +101,11 @@ def build_corpus(embedder: Embedder, pack: KnowledgePack, folder: Path, progress
               _examples("crisis.yaml", "negative"), [t for t, _ in labelled]]
     texts = [t for g in groups for t in g]
     key = hashlib.sha256(json.dumps(groups, ensure_ascii=False).encode()).hexdigest()[:16]
-    vectors = IndexStore(folder).build_or_load(embedder, texts, key, progress=progress, queries=True)[0].vectors()
+    index, rebuilt = IndexStore(folder).build_or_load(embedder, texts, key, progress=progress, queries=True,
+                                                      cache=cache, save=save)
+    vectors = index.vectors()
+    if cache is not None and not rebuilt and save:
+        cache.seed(texts, vectors, queries=True)  # a corpus from before the cache: publishes reuse it
     cut = np.cumsum([len(g) for g in groups])[:-1]
     sit, ordv, pos, neg, lab = np.split(vectors, cut)
     return CrisisCorpus(sit, tuple(c for c, _ in exemplars.situations), ordv, pos, neg, lab,
@@ -107,8 +113,11 @@ def build_corpus(embedder: Embedder, pack: KnowledgePack, folder: Path, progress
 
 
 def build_semantic_crisis(embedder: Embedder, pack: KnowledgePack, folder: Path, progress: bool = False,
-                          thresholds: CrisisThresholds | None = None) -> SemanticCrisisDetector:
-    return build_corpus(embedder, pack, folder, progress).detector(thresholds or CrisisThresholds.load())
+                          thresholds: CrisisThresholds | None = None, cache: VectorCache | None = None,
+                          save: bool = True) -> SemanticCrisisDetector:
+    """``cache``: embeddings by text, so a changed pack embeds only its new question variants."""
+    corpus = build_corpus(embedder, pack, folder, progress, cache=cache, save=save)
+    return corpus.detector(thresholds or CrisisThresholds.load())
 
 
 def message_parts(text: str) -> list[str]:

@@ -157,3 +157,40 @@ def create_embedder(spec: str, max_query_tokens: int = 48) -> Embedder:
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(Path(spec[3:]).expanduser())
     raise EmbedderError(f"unknown embedder {spec!r} (e5-small-q4, minilm or st:/path)")
+
+
+class MemoEmbedder:
+    """Remembers query vectors by text: the regression gate asks the same evaluation questions of
+    every candidate pack, and the questions' vectors do not depend on the pack."""
+
+    def __init__(self, inner: Embedder, max_items: int = 20000) -> None:
+        self._inner = inner
+        self._memo: dict[str, Vectors] = {}
+        self._max = max_items
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if missing:
+            fresh = self._inner.embed_queries(missing)
+            with self._lock:
+                if len(self._memo) + len(missing) > self._max:
+                    self._memo.clear()
+                self._memo.update(zip(missing, fresh, strict=True))
+        with self._lock:
+            rows = [self._memo.get(t) for t in texts]
+        if any(r is None for r in rows):  # cleared meanwhile by another thread: embed directly
+            return self._inner.embed_queries(texts)
+        return np.vstack([r for r in rows if r is not None])
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        return self._inner.embed_documents(texts)

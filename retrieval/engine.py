@@ -8,6 +8,7 @@ async callers run :meth:`AnswerEngine.ask` in a worker thread.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -30,8 +31,9 @@ from nlu.safety import CrisisDetector, HumanRequestDetector
 from nlu.transliterate import to_script
 from retrieval.crisis import build_semantic_crisis, message_parts
 from retrieval.embedder import Embedder, Vectors, create_embedder
-from retrieval.index import IndexStore
+from retrieval.index import FaissIndex, IndexStore, Manifest, embed_in_batches
 from retrieval.ranking import EntryScores, HybridRanker, Thresholds
+from retrieval.vector_cache import VectorCache
 from translations.answers import machine_answer
 from translations.messages import EngineMessages, engine_messages
 from translations.translator import NoTranslator, Translator
@@ -128,6 +130,8 @@ class AnswerEngine:
         translator: Translator | None = None,
         semantic: SemanticCrisisDetector | None = None,
         crisis_cache: Path | None = None,
+        index_store: IndexStore | None = None,
+        vector_cache: VectorCache | None = None,
     ) -> None:
         # Per message the engine multiplies a vector by a few thousand rows: one BLAS thread is plenty,
         # and idle OpenBLAS threads spinning after each product slowed the next embedding fivefold.
@@ -146,6 +150,11 @@ class AnswerEngine:
         self._topic_of = [e.topic for e in pack.entries]
         # Where the crisis detector's training vectors are cached (calibration reuses them).
         self.crisis_cache = crisis_cache
+        # Where a new pack's index goes, and the embeddings it is rebuilt from (see with_pack).
+        self.index_store = index_store
+        self.vector_cache = vector_cache
+        # How many texts the last index (re)build had to embed (publishes: only new or changed ones).
+        self.index_embedded = 0
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -160,20 +169,59 @@ class AnswerEngine:
         """``translator`` defaults to argostranslate when packages are installed, else none."""
         pack = load_pack(settings.content_dir)
         embedder = embedder or create_embedder(settings.embedder, settings.max_query_tokens)
-        rows = index_rows(pack)
         store = IndexStore(settings.data_dir / "index" / _safe_name(embedder.name) / _safe_name(pack_name(settings)))
-        index, rebuilt = store.build_or_load(embedder, rows.texts, pack.content_hash, progress=progress)
+        cache = VectorCache(store.folder.parent / "vectors.sqlite")
+        ranker, rebuilt = _ranker(embedder, pack, store, cache, progress=progress)
         if on_index:
             on_index(rebuilt)
-        ranker = HybridRanker(embedder, index, rows.entry, rows.is_answer, rows.texts, len(pack.entries))
         crisis_cache = store.folder.parent / "crisis"
-        semantic = build_semantic_crisis(embedder, pack, crisis_cache, progress=progress)
+        semantic = build_semantic_crisis(embedder, pack, crisis_cache, progress=progress, cache=cache)
         if translator is None:
             from translations.machine import create_translator
 
             translator = create_translator(settings)
         return cls(pack, ranker, Thresholds.load(settings.thresholds_file), max_input_chars=settings.max_input_chars,
-                   translator=translator, semantic=semantic, crisis_cache=crisis_cache)
+                   translator=translator, semantic=semantic, crisis_cache=crisis_cache, index_store=store,
+                   vector_cache=cache)
+
+    def with_pack(self, pack: KnowledgePack, save: bool = True) -> AnswerEngine:
+        """The same engine on other content (a publish from the staff console): models, thresholds and
+        the crisis detector are shared; the index is rebuilt from cached embeddings, so only new or
+        changed texts are embedded. ``save=False`` for a candidate the regression gate may hold back."""
+        embedder = self.ranker.embedder
+        ranker, _ = _ranker(embedder, pack, self.index_store, self.vector_cache, save=save)
+        embedded = self.vector_cache.last_embedded if self.vector_cache is not None else ranker.index.size
+        semantic = self.semantic
+        if semantic is not None and self.crisis_cache is not None:
+            # The detector learns the pack's variants as ordinary questions: retrained on the new pack,
+            # as a restart would, so the regression gate sees what a variant does to emergencies.
+            semantic = build_semantic_crisis(embedder, pack, self.crisis_cache, cache=self.vector_cache, save=save,
+                                             thresholds=semantic.thresholds)
+        engine = AnswerEngine(
+            pack, ranker, self.thresholds, self.languages, self.crisis, self.human, self.messages,
+            self.max_input_chars, self.translator, semantic, self.crisis_cache, self.index_store,
+            self.vector_cache,
+        )
+        engine.index_embedded = embedded
+        return engine
+
+    def save_index(self) -> None:
+        """Write this engine's index where the next start looks for it (after a publish)."""
+        index = self.ranker.index
+        if self.index_store is None or not isinstance(index, FaissIndex):
+            return
+        embedder = self.ranker.embedder
+        self.index_store.save(index, Manifest(embedder.name, embedder.dim, self.pack.content_hash, index.size))
+
+    def for_evaluation(self, embedder: Embedder) -> AnswerEngine:
+        """The same content and index, with another query embedder (a memo) and no machine translation:
+        what the regression gate compares packs with."""
+        ranker = copy.copy(self.ranker)
+        ranker.embedder = embedder
+        return AnswerEngine(
+            self.pack, ranker, self.thresholds, self.languages, self.crisis, self.human, self.messages,
+            self.max_input_chars, NoTranslator(), self.semantic, self.crisis_cache,
+        )
 
     # ------------------------------------------------------------------ answering
     def ask(self, text: str, lang: str | None = None, hint: str | None = None, mode: Mode = "hybrid") -> AnswerResult:
@@ -374,7 +422,7 @@ class AnswerEngine:
         answer = entry.answers[answer_lang]
         result = AnswerResult(
             status="answered", lang=person_lang, answer_lang=answer_lang, answer=answer.text, topic=entry.topic,
-            entry_id=entry.id, score=score, answer_reviewed=answer.status == "reviewed",
+            entry_id=entry.id, score=score, answer_reviewed=entry.checked(answer_lang),
             escalation=entry.escalation, contact=entry.contact, facts_as_of=entry.facts_as_of.isoformat(),
             sources=[{"url": s.url, "title": s.title, "date": s.date} for s in entry.sources],
             candidates=candidates,
@@ -401,6 +449,20 @@ class AnswerEngine:
         result.answer = f"{notice.text}\n\n{answer.text}"
         result.language_fallback = True
         return result
+
+
+def _ranker(embedder: Embedder, pack: KnowledgePack, store: IndexStore | None, cache: VectorCache | None,
+            progress: bool = False, save: bool = True) -> tuple[HybridRanker, bool]:
+    rows = index_rows(pack)
+    if store is None:
+        index, rebuilt = FaissIndex(cache.embed(embedder, rows.texts) if cache is not None
+                                     else embed_in_batches(embedder, rows.texts, progress=False)), True
+    else:
+        index, rebuilt = store.build_or_load(embedder, rows.texts, pack.content_hash, progress=progress, cache=cache,
+                                             save=save)
+        if not rebuilt and cache is not None and save:
+            cache.seed(rows.texts, index.vectors())  # an index from before the cache: later publishes reuse it
+    return HybridRanker(embedder, index, rows.entry, rows.is_answer, rows.texts, len(pack.entries)), rebuilt
 
 
 def pick_answer_language(entry: Entry, person_lang: str | None) -> str:

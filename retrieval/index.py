@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from core.errors import VectorIndexError
 from retrieval.embedder import Embedder, Vectors
+from retrieval.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 INDEX_FORMAT = 1
@@ -177,16 +178,21 @@ class IndexStore:
 
     def build_or_load(
         self, embedder: Embedder, texts: Sequence[str], content_hash: str, progress: bool = True,
-        queries: bool = False,
+        queries: bool = False, cache: VectorCache | None = None, save: bool = True,
     ) -> tuple[FaissIndex, bool]:
         """Return the index for ``texts`` and whether it had to be (re)built; ``queries`` embeds them
-        as questions (e5's query side) rather than as passages."""
+        as questions (e5's query side) rather than as passages. With ``cache``, a rebuild embeds only
+        the texts the cache has not seen; ``save=False`` keeps a candidate index in memory only."""
         expected = Manifest(embedder.name, embedder.dim, content_hash, len(texts))
         cached = self.load_if_fresh(expected)
         if cached is not None:
             return cached, False
         log.info("index.build rows=%d embedder=%s", len(texts), embedder.name)
-        vectors = embed_in_batches(embedder, texts, progress=progress, queries=queries)
+        if cache is not None:
+            vectors = cache.embed(embedder, texts, queries=queries, progress=progress)
+        else:
+            vectors = embed_in_batches(embedder, texts, progress=progress, queries=queries)
         index = FaissIndex(vectors) if len(vectors) else FaissIndex(np.zeros((0, embedder.dim), np.float32))
-        self.save(index, expected)
+        if save:
+            self.save(index, expected)
         return index, True

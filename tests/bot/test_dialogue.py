@@ -196,3 +196,42 @@ async def test_a_crisis_in_words_of_a_person_request_gets_the_numbers_not_a_queu
     (_, reply), = out.sent
     _, crisis_reply = dialogue.engine.crisis.message("suicidal", "en")
     assert reply.text.startswith(crisis_reply)  # the crisis lines, not the hand-over acknowledgement
+
+
+async def test_a_thumbs_down_puts_the_question_in_the_staff_queue_without_identity(
+    dialogue: DialogueService, store: Store
+) -> None:
+    question = "كيف أحصل على Krankenschein؟"
+    out = CollectingOutput()
+    await dialogue.handle(msg("text", question, user="down-1"), out)
+    data = [b.data for row in out.sent[-1][1].buttons for b in row]
+    down = next(d for d in data if d.startswith("down:"))
+    await dialogue.handle(msg("callback", callback_data=down, user="down-1"), out)
+    assert store.unanswered("not_helpful") == [(question, "ar")]
+    # After /delete the bot forgets the last question too: a later 👎 adds nothing.
+    await dialogue.handle(msg("text", question, user="down-2"), out)
+    await dialogue.handle(msg("callback", callback_data="del:yes", user="down-2"), out)
+    await dialogue.handle(msg("callback", callback_data=down, user="down-2"), out)
+    assert store.unanswered("not_helpful") == [(question, "ar")]
+    with store.sessions() as s:
+        from bot.store import QuestionEvent, UnansweredQuestion
+
+        events = [(e.lang, e.status) for e in s.query(QuestionEvent)]
+        rows = s.query(UnansweredQuestion).all()
+    assert events == [("ar", "answered"), ("ar", "answered")]
+    # Queue rows carry the day only, so they cannot be matched to the feedback row by time.
+    assert all((r.created_at.hour, r.created_at.minute, r.created_at.second) == (0, 0, 0) for r in rows)
+
+
+async def test_none_of_these_after_a_clarification_is_marked_for_staff(dialogue: DialogueService,
+                                                                        store: Store) -> None:
+    out = CollectingOutput()
+    for question in ("Papiere", "Termin", "Amt", "Geld", "Hilfe beim Brief", "Karte", "Arzt"):
+        await dialogue.handle(msg("text", question, user="cl-1"), out)
+        if any(b.data == "none" for row in out.sent[-1][1].buttons for b in row):
+            break
+    else:
+        pytest.fail("none of the short questions got a clarification")
+    assert store.unanswered("clarify") == [(question, "de")]
+    await dialogue.handle(msg("callback", callback_data="none", user="cl-1"), out)
+    assert store.unanswered("none_of_these") == [(question, "de")] and store.unanswered("clarify") == []
