@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from console.publish import ContentService, ContentWatcher, LiveContent, Outcome, PublishError, RegressionGate
+from console.publish import ContentWatcher, LiveContent, Outcome, PublishError, RegressionGate
 from console.web import ConsoleContext
 from evaluation.evaluate import top_topic
 from knowledge.editor import STAFF_VARIANTS, EntryEdit, add_variants, edit_entry
@@ -88,4 +88,3 @@ def test_a_bot_in_another_process_reloads_what_the_console_published(ctx: Consol
     assert watcher.poll() is True
     assert "Zahnarzt am Samstag in Bautzen offen?" in other_live.engine.pack.by_id(ENTRY).questions["de"]
     assert watcher.poll() is False
-    assert isinstance(ctx.content, ContentService)
